@@ -1,0 +1,42 @@
+"""Defaults in one place. Every tunable of the client starts here."""
+
+from __future__ import annotations
+
+from ._version import __version__
+
+USER_AGENT = f"kycflow/{__version__}"
+
+# Seconds. A bare aiohttp ClientTimeout() has no limit at all, so every field is explicit.
+DEFAULT_TOTAL_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+# Uploads stream large bodies: no total cap, but a stalled socket still fails.
+DEFAULT_UPLOAD_TOTAL_TIMEOUT: float | None = None
+
+# Attempts = 1 + retries.
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_DEADLINE = 120.0
+INITIAL_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
+MAX_RETRY_AFTER = 60.0
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A POST may be retried after these even though the server saw it: both promise no effect.
+POST_SAFE_RETRY_STATUSES = frozenset({429, 503})
+
+DEFAULT_CONNECTION_LIMIT = 100
+DEFAULT_CONNECTION_LIMIT_PER_HOST = 0
+
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+UPLOAD_CHUNK_BYTES = 256 * 1024
+ALLOWED_CONTENT_TYPES = frozenset(
+    {"image/jpeg", "image/png", "application/pdf", "image/heic", "image/heif"}
+)
+
+# Refresh this many seconds before expiresAt.
+TOKEN_REFRESH_MARGIN = 30.0
+
+UPLOAD_PATH = "/v2/my/files"
+UPLOAD_FIELD = "file"
+
+ERROR_EXCERPT_CHARS = 200

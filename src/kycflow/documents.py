@@ -1,0 +1,226 @@
+"""Documents to upload: a name, a content type, a size and a re-openable byte stream.
+
+Everything here is local: no request is made. ``validate`` raises ``DocumentError`` for a file
+that is missing, empty, too large, of a disallowed type or whose bytes contradict its extension,
+so that a bad file is refused before the first request of the step that needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
+from .errors import DocumentError
+
+__all__ = ["Document", "content_type_from_name", "sniff_content_type"]
+
+_EXTENSIONS = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+}
+_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
+_HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
+_HEIF_FAMILY = {"image/heic", "image/heif"}
+SNIFF_BYTES = 32
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The content type that a file's first bytes prove (JPEG, PNG, PDF, HEIC/HEIF), else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIC_BRANDS:
+            return "image/heic"
+        if brand in _HEIF_BRANDS:
+            return "image/heif"
+    return None
+
+
+def content_type_from_name(name: str) -> str | None:
+    """The content type a file name's extension claims, else None."""
+    return _EXTENSIONS.get(os.path.splitext(name)[1].lower())
+
+
+StreamFactory = Callable[[int], AsyncIterator[bytes]]
+
+
+async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
+    # Reads happen in a worker thread so a slow disk never blocks the event loop; the file is
+    # closed in ``finally`` even when the consumer is cancelled and closes the generator.
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while True:
+            chunk = await asyncio.to_thread(handle.read, chunk_size)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        handle.close()
+
+
+async def _bytes_chunks(data: bytes, chunk_size: int) -> AsyncIterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(view), chunk_size):
+        yield bytes(view[start : start + chunk_size])
+
+
+@dataclass(frozen=True, repr=False)
+class Document:
+    """A file to upload. Its bytes are read only when streamed, and never appear in its repr.
+
+    Build one with ``from_path``, ``from_bytes`` or ``from_stream``. ``open_stream(chunk_size)``
+    returns a fresh async iterator over the content each time it is called, so an upload can be
+    retried.
+    """
+
+    name: str
+    content_type: str | None
+    size: int | None
+    _factory: StreamFactory = field(compare=False)
+    path: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"Document(name={self.name!r}, content_type={self.content_type!r}, size={self.size})"
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+    ) -> Document:
+        """A document streamed from a local file. Raises ``DocumentError`` if it is not a file."""
+        file_path = Path(path)
+        try:
+            stat = file_path.stat()
+        except OSError as exc:
+            raise DocumentError(
+                f"document file not found: {file_path.name}", name=file_path.name
+            ) from exc
+        if not file_path.is_file():
+            raise DocumentError(f"not a regular file: {file_path.name}", name=file_path.name)
+        return cls(
+            name=name or file_path.name,
+            content_type=content_type or content_type_from_name(name or file_path.name),
+            size=stat.st_size,
+            _factory=lambda chunk_size: _file_chunks(file_path, chunk_size),
+            path=file_path,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str, *, content_type: str | None = None) -> Document:
+        """A document held in memory."""
+        payload = bytes(data)
+        return cls(
+            name=name,
+            content_type=content_type
+            or sniff_content_type(payload[:SNIFF_BYTES])
+            or content_type_from_name(name),
+            size=len(payload),
+            _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
+        )
+
+    @classmethod
+    def from_stream(
+        cls,
+        factory: StreamFactory,
+        name: str,
+        *,
+        content_type: str | None = None,
+        size: int | None = None,
+    ) -> Document:
+        """A document from any async byte source. ``factory(chunk_size)`` must return a fresh
+        async iterator each call (an upload retry opens the stream again)."""
+        return cls(
+            name=name,
+            content_type=content_type or content_type_from_name(name),
+            size=size,
+            _factory=factory,
+        )
+
+    def open_stream(self, chunk_size: int = UPLOAD_CHUNK_BYTES) -> AsyncIterator[bytes]:
+        """A fresh async iterator over the bytes. ``aclose`` it if you stop early."""
+        return self._factory(chunk_size)
+
+    async def read_head(self, n: int = SNIFF_BYTES) -> bytes:
+        """The first ``n`` bytes (or fewer, for a shorter document)."""
+        stream = self.open_stream(max(n, 64))
+        buf = b""
+        try:
+            async for chunk in stream:
+                buf += chunk
+                if len(buf) >= n:
+                    break
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return buf[:n]
+
+    async def validate(
+        self,
+        *,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+        allowed_types: Collection[str] = ALLOWED_CONTENT_TYPES,
+    ) -> Document:
+        """Check the document and return it with its sniffed content type.
+
+        Raises ``DocumentError`` for a missing, empty or oversized file, a type outside
+        ``allowed_types``, or bytes that contradict the name's extension or declared type.
+        """
+        if self.path is not None:
+            try:
+                size: int | None = self.path.stat().st_size
+            except OSError as exc:
+                raise DocumentError(
+                    f"document file not found: {self.name}", name=self.name
+                ) from exc
+        else:
+            size = self.size
+        if size is not None and size == 0:
+            raise DocumentError(f"document is empty: {self.name}", name=self.name)
+        if size is not None and size > max_bytes:
+            raise DocumentError(
+                f"document {self.name} is {size} bytes, over the limit of {max_bytes}",
+                name=self.name,
+            )
+        try:
+            head = await self.read_head()
+        except DocumentError:
+            raise
+        except OSError as exc:
+            raise DocumentError(
+                f"cannot read document {self.name}: {exc.strerror}", name=self.name
+            ) from exc
+        if not head:
+            raise DocumentError(f"document is empty: {self.name}", name=self.name)
+        sniffed = sniff_content_type(head)
+        claimed = self.content_type or content_type_from_name(self.name)
+        if sniffed is None:
+            raise DocumentError(
+                f"document {self.name} is not a JPEG, PNG, PDF or HEIC/HEIF file", name=self.name
+            )
+        if claimed is not None and claimed != sniffed and not {claimed, sniffed} <= _HEIF_FAMILY:
+            raise DocumentError(
+                f"document {self.name} claims {claimed} but its content is {sniffed}",
+                name=self.name,
+            )
+        if sniffed not in allowed_types:
+            raise DocumentError(
+                f"document {self.name} has type {sniffed}, which is not allowed", name=self.name
+            )
+        return replace(self, content_type=sniffed, size=size)

@@ -1,0 +1,205 @@
+"""The one exception tree of kycflow. Nothing here knows about the transport."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "DocumentError",
+    "KycflowError",
+    "MissingDocumentError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "ServerError",
+    "WizardDeadlineError",
+    "WizardError",
+    "WizardStalledError",
+    "WizardStepLimitError",
+    "status_error_class",
+]
+
+
+class KycflowError(Exception):
+    """Base of every error kycflow raises."""
+
+
+class ConfigurationError(KycflowError, ValueError):
+    """The client was configured in a way it refuses (for example plain http to a remote host)."""
+
+
+class APIError(KycflowError):
+    """A call to the API failed. ``method`` and ``path`` name the call (a path template)."""
+
+    def __init__(self, message: str, *, method: str | None = None, path: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.path = path
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached, or the connection broke before a reply arrived."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The call timed out."""
+
+
+class OutcomeUnknownError(APIError):
+    """A non-idempotent request (POST) failed after it may have reached the server.
+
+    It was not retried, since a retry could apply it twice. ``cause`` is the underlying error.
+    Reconcile by reading the server's state (the WizardRunner does this for wizard steps).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: APIError,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message, method=method, path=path)
+        self.cause = cause
+
+
+class ProtocolError(APIError):
+    """The server's reply is not valid JSON, is too large, or does not fit the expected model."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        excerpt: str = "",
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message, method=method, path=path)
+        self.excerpt = excerpt
+        self.status = status
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status (4xx or 5xx)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        details: Sequence[Mapping[str, Any]] = (),
+        body_excerpt: str = "",
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message, method=method, path=path)
+        self.status = status
+        self.request_id = request_id
+        self.details = list(details)
+        self.body_excerpt = body_excerpt
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{where}{self.status} {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400 or 422: the request was malformed or failed validation."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing, wrong or expired credentials (after any refresh was tried)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404."""
+
+
+class ConflictError(APIStatusError):
+    """409."""
+
+
+class RateLimitError(APIStatusError):
+    """429. ``retry_after`` is the server's requested delay in seconds, when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The most specific error class for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, APIStatusError)
+
+
+class DocumentError(KycflowError):
+    """A local document is missing, empty, too large, or of a disallowed or mismatched type.
+
+    Raised before any request is made for it. ``name`` is the document's file name (never its
+    content).
+    """
+
+    def __init__(self, message: str, *, name: str | None = None):
+        super().__init__(message)
+        self.name = name
+
+
+class WizardError(KycflowError):
+    """The verification wizard could not be driven to completion."""
+
+
+class MissingDocumentError(WizardError):
+    """A step asks only for document types the file provider cannot supply."""
+
+    def __init__(self, message: str, *, requested: Sequence[Any] = ()):
+        super().__init__(message)
+        self.requested = list(requested)
+
+
+class WizardStalledError(WizardError):
+    """The wizard returned the same step too many times in a row."""
+
+
+class WizardStepLimitError(WizardError):
+    """The run took more steps than ``max_steps``."""
+
+
+class WizardDeadlineError(WizardError, TimeoutError):
+    """The run's overall deadline passed."""

@@ -1,0 +1,194 @@
+"""Pydantic v2 models of the API's payloads, tolerant of every quirk in the vendor's reference.
+
+Models know nothing about the transport. Unknown fields are kept (``model_extra``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
+
+__all__ = [
+    "DocumentType",
+    "Level",
+    "Reason",
+    "Token",
+    "TokenPair",
+    "Verification",
+    "VerificationPage",
+    "WizardStep",
+    "normalise_types",
+]
+
+WIZARD_INTERMEDIATE = 200
+WIZARD_FINAL = 202
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Level(_Model):
+    """A verification level."""
+
+    id: int
+    name: str = ""
+
+
+class Reason(_Model):
+    """Why a level was granted. ``name`` is documented both as a string and as an integer."""
+
+    name: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_as_str(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+def _aware(value: datetime) -> datetime:
+    # The API documents an offset; a naive value is taken as UTC rather than refused.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Verification(_Model):
+    """One operation of granting a verification level."""
+
+    id: int
+    client_id: int | None = Field(default=None, alias="clientId")
+    current_level: Level | None = Field(default=None, alias="currentLevel")
+    previous_level: Level | None = Field(
+        default=None,
+        validation_alias=AliasChoices("previousLevel", "previuosLevel", "previous_level"),
+        serialization_alias="previousLevel",
+    )
+    reason: Reason | None = None
+    # An integer in one sample and a numeric string in another; lax mode accepts both.
+    user_id: int | None = Field(default=None, alias="userId")
+    create_time: datetime | None = Field(default=None, alias="createTime")
+
+    @field_validator("create_time")
+    @classmethod
+    def _create_time_aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+
+class VerificationPage(_Model):
+    """A page of the verification history: ``total`` across all pages, ``data`` on this one."""
+
+    total: int = 0
+    data: list[Verification] = Field(default_factory=list)
+
+
+class DocumentType(_Model):
+    """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``."""
+
+    id: int
+    description: str = ""
+    enabled: bool = True
+    example: str | None = ""
+    group: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group_as_dict(cls, value: Any) -> Any:
+        # PHP serialises an empty object as [] and a missing one as null.
+        if value is None or value == []:
+            return {}
+        return value
+
+
+def normalise_types(data: Any) -> list[Any]:
+    """Every documented shape of a wizard's ``data`` as a list of raw document-type objects.
+
+    ``null``, ``{"types": [...]}``, ``{"types": {...}}``, a bare list, a bare list of
+    ``{"types": {...}}`` wrappers, or a single document type. Entries that are not objects
+    (the submit reply documents ``types`` as strings) are dropped: they describe nothing
+    a client can submit.
+    """
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        if "types" in data:
+            return normalise_types(data["types"])
+        return [data] if "id" in data else []
+    if isinstance(data, list):
+        out: list[Any] = []
+        for item in data:
+            if isinstance(item, dict) and "types" in item and "id" not in item:
+                out.extend(normalise_types(item["types"]))
+            elif isinstance(item, dict):
+                out.append(item)
+        return out
+    return []
+
+
+class WizardStep(_Model):
+    """A page of the verification wizard (the wizard envelope).
+
+    ``code`` 200 is an intermediary step whose ``types`` the client must choose from; 202 is the
+    final step. ``types`` is the envelope's ``data`` normalised to a list; ``raw_data`` keeps the
+    original.
+    """
+
+    code: int
+    types: list[DocumentType] = Field(default_factory=list)
+    raw_data: Any = None
+    done: bool = False
+    uuid: str = ""
+    workflow: str = ""
+
+    @classmethod
+    def from_envelope(cls, payload: Any) -> WizardStep:
+        """Build a step from the wire envelope (raises pydantic's ValidationError on misfit)."""
+        if not isinstance(payload, dict):
+            return cls.model_validate(payload)
+        body = dict(payload)
+        data = body.pop("data", None)
+        body.pop("types", None)
+        return cls.model_validate({**body, "types": normalise_types(data), "raw_data": data})
+
+    @property
+    def is_final(self) -> bool:
+        """True when the wizard is complete (code 202 or ``done``)."""
+        return self.code == WIZARD_FINAL or self.done
+
+    @property
+    def enabled_types(self) -> list[DocumentType]:
+        """The document types of this step that may be submitted."""
+        return [t for t in self.types if t.enabled]
+
+    def signature(self) -> tuple[Any, ...]:
+        """What identifies this step's content: equal signatures mean the wizard has not moved."""
+        return (self.code, self.done, self.workflow, tuple(sorted(t.id for t in self.types)))
+
+
+class Token(_Model):
+    """A token with its lifetime. The value is a ``SecretStr``: it never shows in a repr."""
+
+    token: SecretStr
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+
+    @field_validator("created_at", "expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+
+class TokenPair(_Model):
+    """What sign-in and refresh return: an access token and (maybe) a refresh token."""
+
+    access_token: Token = Field(alias="accessToken")
+    refresh_token: Token | None = Field(default=None, alias="refreshToken")
