@@ -3,7 +3,12 @@
 ``__all__`` below is the public face; everything else is private.
 """
 
+from . import events
+from ._logging import configure_logging, redact_processor
 from ._version import __version__
+from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
+from .checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
+from .client import Client, RequestOptions, UploadConfig
 from .documents import Document
 from .errors import (
     APIConnectionError,
@@ -28,6 +33,7 @@ from .errors import (
     WizardStalledError,
     WizardStepLimitError,
 )
+from .events import WizardEvent
 from .models import (
     DocumentType,
     Level,
@@ -38,21 +44,33 @@ from .models import (
     VerificationPage,
     WizardStep,
 )
+from .providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
+from .runner import StepResult, WizardResult, WizardRunner
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Auth",
     "AuthenticationError",
     "BadRequestError",
+    "BearerToken",
+    "CallableProvider",
+    "Checkpoint",
+    "CheckpointStore",
+    "Client",
     "ConfigurationError",
     "ConflictError",
+    "DirectoryProvider",
     "Document",
     "DocumentError",
     "DocumentType",
+    "FileProvider",
     "KycflowError",
     "Level",
+    "MemoryCheckpointStore",
+    "MemoryProvider",
     "MissingDocumentError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -60,15 +78,27 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "Reason",
+    "RequestOptions",
+    "Requester",
     "ServerError",
+    "SessionAuth",
+    "StepResult",
     "Token",
     "TokenPair",
+    "UploadConfig",
     "Verification",
     "VerificationPage",
     "WizardDeadlineError",
     "WizardError",
+    "WizardEvent",
+    "WizardResult",
+    "WizardRunner",
     "WizardStalledError",
     "WizardStep",
     "WizardStepLimitError",
     "__version__",
+    "configure_logging",
+    "events",
+    "redact_processor",
+    "sign_in",
 ]

@@ -40,3 +40,10 @@ UPLOAD_PATH = "/v2/my/files"
 UPLOAD_FIELD = "file"
 
 ERROR_EXCERPT_CHARS = 200
+
+# WizardRunner. A step is one submit; the deadline bounds a whole run (None: no limit).
+DEFAULT_MAX_STEPS = 50
+DEFAULT_RUN_DEADLINE: float | None = 600.0
+DEFAULT_UPLOAD_CONCURRENCY = 4
+DEFAULT_STALL_LIMIT = 3
+DEFAULT_MAX_SUBMIT_ATTEMPTS = 3

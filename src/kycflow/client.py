@@ -1,0 +1,358 @@
+"""``kycflow.Client``: the public entry point over the transport, auth and endpoint resources."""
+
+from __future__ import annotations
+
+import random
+import ssl as ssl_module
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self, TypedDict, Unpack
+
+import aiohttp
+from pydantic import SecretStr
+
+from ._constants import (
+    ALLOWED_CONTENT_TYPES,
+    DEFAULT_CONNECTION_LIMIT,
+    DEFAULT_CONNECTION_LIMIT_PER_HOST,
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TOTAL_TIMEOUT,
+    DEFAULT_UPLOAD_TOTAL_TIMEOUT,
+    INITIAL_BACKOFF,
+    MAX_BACKOFF,
+    MAX_RESPONSE_BYTES,
+    MAX_RETRY_AFTER,
+    MAX_UPLOAD_BYTES,
+    TOKEN_REFRESH_MARGIN,
+    UPLOAD_CHUNK_BYTES,
+    UPLOAD_FIELD,
+    UPLOAD_PATH,
+)
+from ._wire import decode_json, upload_path_from_payload
+from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, SessionAuth, sign_in
+from .errors import ConfigurationError
+from .resources.files import Files
+from .resources.verifications import Verifications
+from .resources.wizard import Wizard
+from .retry import RetryPolicy
+from .transport import BodyFactory, CallOptions, Response, Transport, make_timeout
+
+__all__ = ["Client", "RequestOptions", "UploadConfig"]
+
+TimeoutArg = float | aiohttp.ClientTimeout | None
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call overrides every endpoint method accepts as keyword arguments."""
+
+    timeout: TimeoutArg
+    """Seconds for the whole attempt (or a ``ClientTimeout``)."""
+    max_retries: int
+    """Retries after the first attempt."""
+    deadline: float | None
+    """Seconds for the whole call, retries and waits included (None: no deadline)."""
+    extra_headers: Mapping[str, str]
+    """Headers added to this call."""
+
+
+_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadConfig:
+    """How ``files.upload`` talks to the server (NOTES.md's contract by default).
+
+    ``extract(payload)`` returns the stored path from the decoded reply (None if absent).
+    ``timeout`` is the default for uploads: None means no total cap (large files take long)
+    while connecting and each socket read stay bounded.
+    """
+
+    path: str = UPLOAD_PATH
+    field: str = UPLOAD_FIELD
+    extract: Callable[[Any], str | None] = upload_path_from_payload
+    chunk_size: int = UPLOAD_CHUNK_BYTES
+    timeout: TimeoutArg = DEFAULT_UPLOAD_TOTAL_TIMEOUT
+    allowed_types: Collection[str] = ALLOWED_CONTENT_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    timeout: aiohttp.ClientTimeout
+    max_retries: int
+    deadline: float | None
+
+
+class Client:
+    """An asyncio client of the verification API.
+
+    Use it as an async context manager (or ``await client.aclose()``). It owns one aiohttp
+    session, created on the first request, unless ``session`` is given (then it never closes
+    it). ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
+    """
+
+    verifications: Verifications
+    wizard: Wizard
+    files: Files
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth | None = None,
+        timeout: TimeoutArg = DEFAULT_TOTAL_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = DEFAULT_DEADLINE,
+        session: aiohttp.ClientSession | None = None,
+        connector: aiohttp.BaseConnector | None = None,
+        upload: UploadConfig | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        allow_insecure_http: bool = False,
+        ssl: ssl_module.SSLContext | bool = True,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        connection_limit_per_host: int = DEFAULT_CONNECTION_LIMIT_PER_HOST,
+        initial_backoff: float = INITIAL_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        rng: random.Random | None = None,
+    ) -> None:
+        if auth is not None and not isinstance(auth, Auth):
+            raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
+        transport = Transport(
+            base_url,
+            session=session,
+            connector=connector,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+            connection_limit=connection_limit,
+            connection_limit_per_host=connection_limit_per_host,
+            ssl=ssl,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            max_retry_after=max_retry_after,
+            rng=rng,
+        )
+        self._init(
+            transport,
+            auth,
+            _Settings(
+                make_timeout(timeout), _check_retries(max_retries), _check_deadline(deadline)
+            ),
+            upload or UploadConfig(),
+            max_upload_bytes,
+            root=True,
+        )
+
+    def _init(
+        self,
+        transport: Transport,
+        auth: Auth | None,
+        settings: _Settings,
+        upload: UploadConfig,
+        max_upload_bytes: int,
+        *,
+        root: bool,
+    ) -> None:
+        self._transport = transport
+        self._auth = auth
+        self._settings = settings
+        self._upload = upload
+        self._max_upload_bytes = max_upload_bytes
+        self._root = root
+        self.verifications = Verifications(self)
+        self.wizard = Wizard(self)
+        self.files = Files(self)
+
+    def _view(self, auth: Auth | None, settings: _Settings) -> Client:
+        view = object.__new__(type(self))
+        view._init(
+            self._transport, auth, settings, self._upload, self._max_upload_bytes, root=False
+        )
+        return view
+
+    def __repr__(self) -> str:
+        kind = "Client" if self._root else "Client view"
+        return f"<{kind} {self._transport.base_url} auth={type(self._auth).__name__}>"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL (like ``https://host.name/api``)."""
+        return self._transport.base_url
+
+    @property
+    def auth(self) -> Auth | None:
+        """The auth this client (or view) sends."""
+        return self._auth
+
+    @property
+    def transport(self) -> Transport:
+        """The shared transport (one connection pool for the client and all its views)."""
+        return self._transport
+
+    @property
+    def upload_config(self) -> UploadConfig:
+        """How uploads are sent."""
+        return self._upload
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest document ``files.upload`` accepts."""
+        return self._max_upload_bytes
+
+    def with_auth(self, auth: Auth | None) -> Client:
+        """A view that sends ``auth``, sharing this client's pool (opens nothing)."""
+        if auth is not None and not isinstance(auth, Auth):
+            raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
+        return self._view(auth, self._settings)
+
+    def with_options(self, **options: Unpack[RequestOptions]) -> Client:
+        """A view with other defaults (``timeout``, ``max_retries``, ``deadline``)."""
+        _check_option_keys(options)
+        if "extra_headers" in options:
+            raise ConfigurationError("extra_headers is a per-call option only")
+        settings = self._settings
+        return self._view(
+            self._auth,
+            _Settings(
+                make_timeout(options["timeout"]) if "timeout" in options else settings.timeout,
+                _check_retries(options.get("max_retries", settings.max_retries)),
+                _check_deadline(options["deadline"])
+                if "deadline" in options
+                else settings.deadline,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        """Close the pool if this is the root client and it owns the session (views: no-op)."""
+        if self._root:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def call_options(self, overrides: RequestOptions, *, upload: bool = False) -> CallOptions:
+        """Resolve per-call overrides against this client's defaults (``upload``: the upload
+        config's timeout is the default)."""
+        _check_option_keys(overrides)
+        settings = self._settings
+        if "timeout" in overrides:
+            timeout = make_timeout(overrides["timeout"])
+        elif upload:
+            timeout = make_timeout(self._upload.timeout)
+        else:
+            timeout = settings.timeout
+        return CallOptions(
+            timeout=timeout,
+            max_retries=_check_retries(overrides.get("max_retries", settings.max_retries)),
+            deadline=_check_deadline(overrides["deadline"])
+            if "deadline" in overrides
+            else settings.deadline,
+            extra_headers=overrides.get("extra_headers"),
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        options: CallOptions,
+        template: str | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        json: Any = None,
+        body: BodyFactory | None = None,
+    ) -> tuple[Response, Any]:
+        """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
+        response = await self._transport.send(
+            method,
+            path,
+            options=options,
+            template=template,
+            params=params,
+            json=json,
+            body=body,
+            auth=self._auth,
+            requester=self.auth_requester() if self._auth is not None else None,
+        )
+        payload = decode_json(
+            response.body, status=response.status, method=method, path=template or path
+        )
+        return response, payload
+
+    def auth_requester(self) -> Requester:
+        """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
+        return _AuthRequester(self)
+
+    async def sign_in(
+        self,
+        email: str,
+        password: str | SecretStr,
+        *,
+        second_factor: SecondFactorCallback | None = None,
+        device_fingerprint: str | None = None,
+        on_refresh: RefreshCallback | None = None,
+        refresh_margin: float = TOKEN_REFRESH_MARGIN,
+    ) -> SessionAuth:
+        """Sign in (see ``kycflow.sign_in``); use the result with ``with_auth``."""
+        return await sign_in(
+            self,
+            email,
+            password,
+            second_factor=second_factor,
+            device_fingerprint=device_fingerprint,
+            on_refresh=on_refresh,
+            refresh_margin=refresh_margin,
+        )
+
+
+class _AuthRequester:
+    """Auth's window onto the API: unauthenticated JSON calls over the client's pool."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        sign_in: bool = False,
+    ) -> Any:
+        client = self._client
+        response = await client.transport.send(
+            method,
+            path,
+            options=client.call_options({}),
+            json=json,
+            policy=RetryPolicy.CONNECT_ONLY if sign_in else RetryPolicy.DEFAULT,
+        )
+        # Token replies: a protocol error must not quote them.
+        return decode_json(
+            response.body, status=response.status, method=method, path=path, sensitive=True
+        )
+
+
+def _check_retries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError("max_retries must be an int >= 0")
+    return value
+
+
+def _check_deadline(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError("deadline must be a positive number of seconds or None")
+    return float(value)
+
+
+def _check_option_keys(options: Mapping[str, Any]) -> None:
+    unknown = set(options) - _OPTION_KEYS
+    if unknown:
+        raise ConfigurationError(f"unknown request option(s): {', '.join(sorted(unknown))}")

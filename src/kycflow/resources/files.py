@@ -1,0 +1,103 @@
+"""Document upload (``POST /v2/my/files`` by default), streamed from its source."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Unpack
+
+import aiohttp
+from aiohttp.payload import AsyncIterablePayload
+
+from ..documents import Document
+from ..errors import DocumentError, ProtocolError
+
+if TYPE_CHECKING:
+    from ..client import Client, RequestOptions
+
+__all__ = ["Files", "as_document"]
+
+
+def as_document(
+    source: Document | str | os.PathLike[str] | bytes | bytearray,
+    *,
+    name: str | None = None,
+    content_type: str | None = None,
+) -> Document:
+    """A ``Document`` from a Document, a path, or bytes plus a name."""
+    if isinstance(source, Document):
+        return source
+    if isinstance(source, bytes | bytearray):
+        if not name:
+            raise DocumentError("uploading bytes needs a file name (name=...)")
+        return Document.from_bytes(bytes(source), name, content_type=content_type)
+    if isinstance(source, str | os.PathLike):
+        return Document.from_path(source, name=name, content_type=content_type)
+    raise DocumentError(f"cannot upload a {type(source).__name__}: pass a Document, path or bytes")
+
+
+@contextlib.asynccontextmanager
+async def _multipart(document: Document, field: str, chunk_size: int) -> AsyncIterator[Any]:
+    stream = document.open_stream(chunk_size)
+    try:
+        writer = aiohttp.MultipartWriter("form-data")
+        part = writer.append_payload(
+            AsyncIterablePayload(
+                stream, content_type=document.content_type or "application/octet-stream"
+            )
+        )
+        part.set_content_disposition("form-data", name=field, filename=document.name)
+        yield writer
+    finally:
+        # Also on cancellation: the file handle behind the stream must not outlive the call.
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class Files:
+    """Upload documents; the returned stored path goes into ``wizard.submit``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def upload(
+        self,
+        document: Document | str | os.PathLike[str] | bytes | bytearray,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> str:
+        """Validate then stream ``document``; return the server's stored path.
+
+        A bad document raises ``DocumentError`` before any request. A POST: retried only if it
+        provably never reached the server, or on 429/503.
+        """
+        client = self._client
+        config = client.upload_config
+        doc = as_document(document, name=name, content_type=content_type)
+        doc = await doc.validate(
+            max_bytes=client.max_upload_bytes, allowed_types=config.allowed_types
+        )
+        call = client.call_options(options, upload=True)
+        _, payload = await client.request(
+            "POST",
+            config.path,
+            options=call,
+            body=lambda: _multipart(doc, config.field, config.chunk_size),
+        )
+        try:
+            stored = config.extract(payload)
+        except Exception as exc:  # a user-supplied extractor: no KeyError may escape
+            raise ProtocolError(
+                f"the upload reply could not be read ({type(exc).__name__})",
+                method="POST",
+                path=config.path,
+            ) from None
+        if not isinstance(stored, str) or not stored:
+            raise ProtocolError(
+                "the upload reply carries no stored path", method="POST", path=config.path
+            )
+        return stored

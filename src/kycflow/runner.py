@@ -1,0 +1,642 @@
+"""WizardRunner: drives the verification wizard from its first step to its end.
+
+Each step: pick one of the step's enabled document types that the file provider can supply,
+validate its files, upload them (concurrently, bounded), submit them, and take the reply as the
+next step. Submits are made exactly once: when a submit's outcome is unknown, the runner re-reads
+the wizard and resends only if the server has not moved past the step. Progress is saved to a
+checkpoint after every upload and around every submit, so a crashed run can resume.
+
+The runner uses only the client's public API (``client.wizard.start``, ``client.wizard.submit``,
+``client.files.upload``), typed by the small ``WizardClient`` protocol below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid as uuid_lib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from ._constants import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_SUBMIT_ATTEMPTS,
+    DEFAULT_RUN_DEADLINE,
+    DEFAULT_STALL_LIMIT,
+    DEFAULT_UPLOAD_CONCURRENCY,
+)
+from .checkpoint import (
+    Checkpoint,
+    CheckpointStore,
+    CompletedStep,
+    MemoryCheckpointStore,
+    StepInProgress,
+    UploadedFile,
+    step_signature,
+)
+from .documents import Document
+from .errors import (
+    ConfigurationError,
+    DocumentError,
+    KycflowError,
+    MissingDocumentError,
+    OutcomeUnknownError,
+    ProtocolError,
+    WizardDeadlineError,
+    WizardStalledError,
+    WizardStepLimitError,
+)
+from .events import (
+    Completed,
+    Failed,
+    FileUploaded,
+    Retrying,
+    StepStarted,
+    StepSubmitted,
+    WizardEvent,
+)
+from .models import WIZARD_FINAL, WIZARD_INTERMEDIATE, DocumentType, WizardStep
+from .providers import FileProvider
+
+__all__ = [
+    "EventCallback",
+    "StepResult",
+    "TypePolicy",
+    "WizardClient",
+    "WizardResult",
+    "WizardRunner",
+    "first_supplied",
+]
+
+_FAILED_MESSAGE_CHARS = 300
+
+
+class WizardAPI(Protocol):
+    """The wizard half of the client API the runner uses."""
+
+    async def start(self) -> WizardStep: ...
+
+    async def submit(self, uuid: str, document_type_id: int, files: list[str], /) -> WizardStep: ...
+
+
+class FilesAPI(Protocol):
+    """The upload half of the client API the runner uses."""
+
+    async def upload(self, document: Document, /) -> str: ...
+
+
+class WizardClient(Protocol):
+    """What the runner needs of a client: ``kycflow.Client`` (or a view from ``with_auth``)."""
+
+    @property
+    def wizard(self) -> WizardAPI: ...
+
+    @property
+    def files(self) -> FilesAPI: ...
+
+
+TypePolicy = Callable[[WizardStep, Sequence[DocumentType]], DocumentType]
+"""Chooses the type to submit from the step's enabled types the provider supplies (server
+order, never empty). It must return one of them."""
+
+EventCallback = Callable[[WizardEvent], "Awaitable[None] | None"]
+
+
+def first_supplied(step: WizardStep, supplied: Sequence[DocumentType]) -> DocumentType:
+    """The default policy: the first supplied type in the server's order."""
+    return supplied[0]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A committed step (``index`` from 1): the type submitted and its files' stored paths.
+    ``reconciled``: the commit was confirmed by re-reading the wizard after an ambiguous
+    failure."""
+
+    index: int
+    type_id: int
+    type_description: str
+    files: tuple[str, ...]
+    reconciled: bool = False
+
+
+@dataclass(frozen=True)
+class WizardResult:
+    """The outcome of a run. ``steps`` include those committed by an earlier, resumed run;
+    ``retries`` counts uploads and submits tried again in this run."""
+
+    run_id: str
+    uuid: str
+    done: bool
+    workflow: str
+    final_step: WizardStep
+    steps: tuple[StepResult, ...]
+    retries: int
+    resumed: bool
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer")
+    return value
+
+
+def _type_label(doc_type: DocumentType) -> str:
+    return f"{doc_type.id} ({doc_type.description})" if doc_type.description else str(doc_type.id)
+
+
+class WizardRunner:
+    """Drives a user's verification wizard to its end with documents from ``provider``.
+
+    ``client`` is a ``kycflow.Client`` authenticated as the user (or anything with its
+    ``wizard``/``files`` API). Options:
+
+    - ``max_steps``: at most this many committed steps (``WizardStepLimitError``).
+    - ``deadline``: seconds for the whole run, ``None`` for none (``WizardDeadlineError``).
+    - ``on_event``: a sync or async callable given every ``WizardEvent``; its exceptions are
+      logged and ignored.
+    - ``checkpoint_store``/``checkpoint_key``: where progress is saved and resumed from (a key
+      is required with a store). Without a store, progress lives only in memory for the run.
+    - ``type_policy``: picks the type to submit (default ``first_supplied``). A step resumed from
+      a checkpoint keeps the type it was started with, so its stored files are reused.
+    - ``upload_concurrency``: uploads in flight at once within a step.
+    - ``stall_limit``: a step returned unchanged after this many submits in a row raises
+      ``WizardStalledError``. Between such submits the runner tries the other supplied types,
+      never submitting one type twice for one step.
+    - ``max_submit_attempts``: tries per submit, and per upload, whose outcome was unknown.
+
+    Reconciliation assumes what the wizard contract promises: a committed submit changes the
+    step (its uuid, code, workflow or types) or, by re-asking, is indistinguishable from a
+    refusal; a server that re-asks the identical step after a commit is handled as a stall.
+    """
+
+    def __init__(
+        self,
+        client: WizardClient,
+        provider: FileProvider,
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        deadline: float | None = DEFAULT_RUN_DEADLINE,
+        on_event: EventCallback | None = None,
+        checkpoint_store: CheckpointStore | None = None,
+        checkpoint_key: str | None = None,
+        type_policy: TypePolicy = first_supplied,
+        upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
+        stall_limit: int = DEFAULT_STALL_LIMIT,
+        max_submit_attempts: int = DEFAULT_MAX_SUBMIT_ATTEMPTS,
+        run_id: str | None = None,
+    ) -> None:
+        if checkpoint_store is not None and not checkpoint_key:
+            raise ConfigurationError("checkpoint_key is required with a checkpoint_store")
+        if deadline is not None and not deadline > 0:
+            raise ConfigurationError("deadline must be a positive number of seconds or None")
+        self.client = client
+        self.provider = provider
+        self.max_steps = _positive("max_steps", max_steps)
+        self.deadline = deadline
+        self.on_event = on_event
+        self.checkpoint_store = checkpoint_store
+        self.checkpoint_key = checkpoint_key
+        self.type_policy = type_policy
+        self.upload_concurrency = _positive("upload_concurrency", upload_concurrency)
+        self.stall_limit = _positive("stall_limit", stall_limit)
+        self.max_submit_attempts = _positive("max_submit_attempts", max_submit_attempts)
+        self.run_id = run_id
+
+    def __repr__(self) -> str:
+        return f"WizardRunner(provider={self.provider!r}, checkpoint_key={self.checkpoint_key!r})"
+
+    async def run(self) -> WizardResult:
+        """Drive the wizard to its final step and return what was done.
+
+        Raises ``MissingDocumentError``, ``DocumentError``, ``WizardStalledError``,
+        ``WizardStepLimitError``, ``WizardDeadlineError``, ``ProtocolError`` or the client's
+        error that ended the run; the checkpoint then holds everything known to be stored or
+        committed. Cancellation propagates after the step's uploads are cancelled.
+        """
+        return await _Run(self, self.run_id or uuid_lib.uuid4().hex).execute()
+
+
+class _Run:
+    """The state of one ``run()`` call, so a runner may be run again (or concurrently)."""
+
+    def __init__(self, runner: WizardRunner, run_id: str) -> None:
+        self.r = runner
+        self.run_id = run_id
+        self.store: CheckpointStore = runner.checkpoint_store or MemoryCheckpointStore()
+        self.key = runner.checkpoint_key or run_id
+        self.log = structlog.get_logger("kycflow").bind(run_id=run_id)
+        self.cp = Checkpoint(key=self.key, run_id=run_id)
+        self.retries = 0
+        self.resumed = False
+        self.lock = asyncio.Lock()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    async def execute(self) -> WizardResult:
+        try:
+            try:
+                async with asyncio.timeout(self.r.deadline) as scope:
+                    return await self._drive()
+            except TimeoutError as exc:
+                if scope.expired():
+                    raise WizardDeadlineError(
+                        f"the wizard run did not finish within {self.r.deadline} seconds"
+                    ) from exc
+                raise
+        except asyncio.CancelledError:
+            self.log.info("wizard.cancelled", step=len(self.cp.steps) + 1)
+            raise
+        except Exception as exc:
+            await self._emit(
+                Failed(
+                    run_id=self.run_id,
+                    step=len(self.cp.steps) + 1,
+                    error=type(exc).__name__,
+                    message=str(exc)[:_FAILED_MESSAGE_CHARS],
+                )
+            )
+            raise
+
+    async def _drive(self) -> WizardResult:
+        loaded = await self.store.load(self.key)
+        step = await self._read()
+        if loaded is not None and not loaded.done:
+            self.cp = loaded
+            self.cp.run_id = self.run_id
+            await self._resume(step)
+        else:
+            self.cp = Checkpoint(key=self.key, run_id=self.run_id, uuid=step.uuid or None)
+        await self._save()
+
+        excluded: set[int] = set()
+        unchanged = 0
+        while not step.is_final:
+            if len(self.cp.steps) >= self.r.max_steps:
+                raise WizardStepLimitError(
+                    f"the wizard asked for more than max_steps={self.r.max_steps} steps"
+                )
+            reply, type_id = await self._do_step(step, excluded)
+            if step_signature(reply) == step_signature(step):
+                unchanged += 1
+                excluded.add(type_id)
+                if unchanged >= self.r.stall_limit:
+                    raise WizardStalledError(
+                        f"the wizard returned the same step {unchanged} times in a row"
+                    )
+            else:
+                unchanged = 0
+                excluded = set()
+            step = reply
+
+        self.cp.current = None
+        self.cp.done = True
+        await self._save()
+        await self._emit(
+            Completed(
+                run_id=self.run_id,
+                step=len(self.cp.steps),
+                uuid=step.uuid or self.cp.uuid or "",
+                workflow=step.workflow,
+                retries=self.retries,
+                resumed=self.resumed,
+            )
+        )
+        return WizardResult(
+            run_id=self.run_id,
+            uuid=step.uuid or self.cp.uuid or "",
+            done=step.is_final,
+            workflow=step.workflow,
+            final_step=step,
+            steps=tuple(
+                StepResult(
+                    index=i,
+                    type_id=s.type_id,
+                    type_description=s.type_description,
+                    files=tuple(s.files),
+                    reconciled=s.reconciled,
+                )
+                for i, s in enumerate(self.cp.steps, start=1)
+            ),
+            retries=self.retries,
+            resumed=self.resumed,
+        )
+
+    async def _resume(self, step: WizardStep) -> None:
+        """Align a loaded checkpoint with the server's current step."""
+        cp = self.cp
+        current = cp.current
+        same_procedure = bool(step.uuid) and step.uuid == cp.uuid
+        if current is not None and current.submit_in_flight:
+            self.resumed = True
+            if step_signature(step) != current.signature:
+                # The server moved past the step: the in-flight submit was committed.
+                self._commit(current, current.submitted_files, reconciled=True)
+                await self._emit(
+                    StepSubmitted(
+                        run_id=self.run_id,
+                        step=len(cp.steps),
+                        type_id=current.type_id,
+                        file_count=len(current.submitted_files),
+                        next_code=step.code,
+                        reconciled=True,
+                    )
+                )
+            else:
+                current.submit_in_flight = False
+        elif current is not None and step_signature(step) != current.signature:
+            # The step changed some other way: its stored files are orphans nobody references.
+            cp.current = None
+        if same_procedure:
+            self.resumed = True
+        elif not self.resumed:
+            # The checkpoint's procedure is over or replaced; nothing of it applies.
+            self.cp = Checkpoint(key=self.key, run_id=self.run_id)
+        if step.uuid:
+            self.cp.uuid = step.uuid
+
+    async def _read(self) -> WizardStep:
+        step = await self.r.client.wizard.start()
+        self._check_code(step)
+        return step
+
+    @staticmethod
+    def _check_code(step: WizardStep) -> None:
+        if step.code not in (WIZARD_INTERMEDIATE, WIZARD_FINAL):
+            raise ProtocolError(f"the wizard step has an unknown code {step.code}")
+
+    def _commit(self, current: StepInProgress, files: Sequence[str], *, reconciled: bool) -> None:
+        self.cp.steps.append(
+            CompletedStep(
+                type_id=current.type_id,
+                type_description=current.type_description,
+                files=list(files),
+                reconciled=reconciled,
+            )
+        )
+        self.cp.current = None
+
+    # -- one step -----------------------------------------------------------------------------
+
+    async def _do_step(self, step: WizardStep, excluded: set[int]) -> tuple[WizardStep, int]:
+        number = len(self.cp.steps) + 1
+        signature = step_signature(step)
+        current = self.cp.current
+        if current is not None and current.signature != signature:
+            current = self.cp.current = None
+
+        supplied: list[tuple[DocumentType, list[Document]]] = []
+        for doc_type in step.enabled_types:
+            if doc_type.id in excluded:
+                continue
+            docs = await self._supply(doc_type)
+            if docs:
+                supplied.append((doc_type, docs))
+        if not supplied:
+            if excluded:
+                raise WizardStalledError(
+                    f"step {number} was asked again after every type the provider supplies "
+                    "was submitted for it"
+                )
+            requested = step.enabled_types or step.types
+            names = ", ".join(_type_label(t) for t in requested) or "none"
+            raise MissingDocumentError(
+                f"step {number} asks for document types the provider cannot supply: {names}",
+                requested=requested,
+            )
+
+        chosen, docs = self._choose(step, supplied, current)
+        # Every file is checked before the step's first request, so a bad file costs nothing.
+        docs = [await self._validate(doc) for doc in docs]
+
+        reused = current is not None and current.type_id == chosen.id
+        if current is None or not reused:
+            current = self.cp.current = StepInProgress(
+                signature=signature, type_id=chosen.id, type_description=chosen.description
+            )
+        await self._emit(
+            StepStarted(
+                run_id=self.run_id,
+                step=number,
+                uuid=step.uuid,
+                workflow=step.workflow,
+                type_ids=tuple(t.id for t in step.enabled_types),
+                type_id=chosen.id,
+                file_count=len(docs),
+                resumed=reused,
+            )
+        )
+        paths = await self._upload_all(number, current, docs)
+        reply, reconciled = await self._submit(number, step, current, paths)
+        self._commit(current, paths, reconciled=reconciled)
+        if reply.uuid:
+            self.cp.uuid = reply.uuid
+        await self._save()
+        await self._emit(
+            StepSubmitted(
+                run_id=self.run_id,
+                step=number,
+                type_id=chosen.id,
+                file_count=len(paths),
+                next_code=reply.code,
+                reconciled=reconciled,
+            )
+        )
+        return reply, chosen.id
+
+    def _choose(
+        self,
+        step: WizardStep,
+        supplied: list[tuple[DocumentType, list[Document]]],
+        current: StepInProgress | None,
+    ) -> tuple[DocumentType, list[Document]]:
+        if current is not None:
+            for doc_type, docs in supplied:
+                if doc_type.id == current.type_id:
+                    return doc_type, docs
+        choice = self.r.type_policy(step, [t for t, _ in supplied])
+        for doc_type, docs in supplied:
+            if doc_type.id == getattr(choice, "id", None):
+                return doc_type, docs
+        raise ConfigurationError("the type policy returned a type that was not offered to it")
+
+    async def _supply(self, doc_type: DocumentType) -> list[Document] | None:
+        try:
+            found = await self.r.provider.documents_for(doc_type)
+        except KycflowError:
+            raise
+        except Exception as exc:
+            raise DocumentError(
+                f"the file provider failed for document type {doc_type.id}: {type(exc).__name__}"
+            ) from exc
+        if found is None:
+            return None
+        docs = list(found)
+        if not all(isinstance(doc, Document) for doc in docs):
+            raise DocumentError(
+                f"the file provider returned something other than a Document for {doc_type.id}"
+            )
+        return docs or None
+
+    @staticmethod
+    async def _validate(doc: Document) -> Document:
+        try:
+            return await doc.validate()
+        except KycflowError:
+            raise
+        except Exception as exc:
+            raise DocumentError(
+                f"cannot read document {doc.name}: {type(exc).__name__}", name=doc.name
+            ) from exc
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    async def _upload_all(
+        self, number: int, current: StepInProgress, docs: list[Document]
+    ) -> list[str]:
+        paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
+        for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
+            if path is not None:
+                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=True)
+
+        semaphore = asyncio.Semaphore(self.r.upload_concurrency)
+
+        async def upload_one(index: int, doc: Document) -> None:
+            async with semaphore:
+                path = await self._upload(number, current.type_id, doc)
+            async with self.lock:
+                paths[index] = path
+                current.uploads.append(UploadedFile(index=index, name=doc.name, path=path))
+                await self._save_locked()
+            await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
+
+        # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings and
+        # waits for them: the client closes each upload's stream in its own ``finally``.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, doc in enumerate(docs):
+                    if paths[index] is None:
+                        group.create_task(upload_one(index, doc))
+        except ExceptionGroup as eg:
+            raise _first_error(eg) from None
+        return [path for path in paths if path is not None]
+
+    async def _upload(self, number: int, type_id: int, doc: Document) -> str:
+        attempt = 1
+        while True:
+            try:
+                return await self.r.client.files.upload(doc)
+            except OutcomeUnknownError as exc:
+                # The file may be stored already. Uploading it again is safe: a stored file no
+                # submit references is an orphan, which is harmless.
+                if attempt >= self.r.max_submit_attempts:
+                    raise
+                attempt += 1
+                await self._retrying(number, "upload", type_id, attempt, exc)
+
+    async def _emit_uploaded(
+        self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
+    ) -> None:
+        await self._emit(
+            FileUploaded(
+                run_id=self.run_id,
+                step=number,
+                type_id=type_id,
+                index=index,
+                file_name=doc.name,
+                size=doc.size,
+                path=path,
+                reused=reused,
+            )
+        )
+
+    # -- submit -------------------------------------------------------------------------------
+
+    async def _submit(
+        self, number: int, step: WizardStep, current: StepInProgress, paths: list[str]
+    ) -> tuple[WizardStep, bool]:
+        """Submit the step exactly once; returns the next step and whether it was reconciled."""
+        attempt = 1
+        while True:
+            current.submit_in_flight = True
+            current.submitted_files = list(paths)
+            await self._save()
+            try:
+                reply = await self.r.client.wizard.submit(step.uuid, current.type_id, list(paths))
+            except OutcomeUnknownError as exc:
+                # Never resend blindly: read where the server is. An error here ends the run
+                # with the checkpoint still marking the submit in flight, for the next run.
+                now = await self._read()
+                if step_signature(now) != current.signature:
+                    return now, True
+                current.submit_in_flight = False
+                await self._save()
+                if attempt >= self.r.max_submit_attempts:
+                    raise
+                attempt += 1
+                await self._retrying(number, "submit", current.type_id, attempt, exc)
+                continue
+            self._check_code(reply)
+            return reply, False
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _retrying(
+        self, number: int, action: str, type_id: int | None, attempt: int, exc: BaseException
+    ) -> None:
+        self.retries += 1
+        cause = getattr(exc, "cause", None)
+        await self._emit(
+            Retrying(
+                run_id=self.run_id,
+                step=number,
+                action=action,
+                type_id=type_id,
+                attempt=attempt,
+                reason=type(cause or exc).__name__,
+            )
+        )
+
+    async def _save(self) -> None:
+        async with self.lock:
+            await self._save_locked()
+
+    async def _save_locked(self) -> None:
+        # A deep copy: a store that serialises lazily must not see later mutations.
+        await self.store.save(self.key, self.cp.model_copy(deep=True))
+
+    async def _emit(self, event: WizardEvent) -> None:
+        fields = {
+            k: v for k, v in event.to_dict().items() if k not in ("event", "run_id", "timestamp")
+        }
+        self.log.info(event.name, **fields)
+        callback = self.r.on_event
+        if callback is None:
+            return
+        try:
+            result = callback(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # A broken progress display must not break a verification.
+            self.log.warning("wizard.event_callback_failed", event_name=event.name, exc_info=True)
+
+
+def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for exc in leaves:
+        if isinstance(exc, KycflowError):
+            return exc
+    return leaves[0]

@@ -1,0 +1,32 @@
+"""kycflow's test kit: an in-process sandbox of the verification API, scenarios, faults, records.
+
+It imports nothing of the client it tests. See docs/sandbox.md.
+"""
+
+from ._state import SandboxUser, SigninThrottle
+from .faults import Fault, FaultKind, Faults
+from .records import Duplicate, RequestRecord, Submission, UploadRecord
+from .sandbox import Sandbox
+from .scenario import DocType, LevelSpec, Quirks, Scenario, ScenarioError, Step
+from .serve import serve, serve_async
+
+__all__ = [
+    "DocType",
+    "Duplicate",
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "LevelSpec",
+    "Quirks",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxUser",
+    "Scenario",
+    "ScenarioError",
+    "SigninThrottle",
+    "Step",
+    "Submission",
+    "UploadRecord",
+    "serve",
+    "serve_async",
+]

@@ -1,0 +1,7 @@
+"""``python -m kycflow.testing``: serve the sandbox."""
+
+import sys
+
+from .serve import main
+
+sys.exit(main())

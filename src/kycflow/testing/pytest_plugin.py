@@ -1,0 +1,1 @@
+"""pytest plugin of kycflow (fixtures for the in-process sandbox)."""

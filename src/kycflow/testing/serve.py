@@ -1,0 +1,87 @@
+"""Run the sandbox as a process: ``serve(...)``, ``python -m kycflow.testing``, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .faults import Faults
+from .sandbox import Sandbox
+from .scenario import Scenario
+
+__all__ = ["main", "serve", "serve_async"]
+
+
+async def serve_async(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    scenario_file: str | Path | None = None,
+    seed: int = 0,
+    *,
+    faults: Faults | None = None,
+    ready: asyncio.Event | None = None,
+    announce: bool = True,
+    **sandbox_kwargs: Any,
+) -> None:
+    """Serve until cancelled or sent SIGINT/SIGTERM. Prints the base URL when ``announce``."""
+    scenario = Scenario.load(scenario_file) if scenario_file else Scenario.default()
+    sandbox = Sandbox(
+        scenario, faults=faults or Faults(seed=seed), host=host, port=port, **sandbox_kwargs
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with sandbox:
+        if announce:
+            # One parseable line: a parent process reads the port from it when it asked for 0.
+            print(f"kycflow sandbox listening on {sandbox.base_url}", flush=True)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    scenario_file: str | Path | None = None,
+    seed: int = 0,
+    **kwargs: Any,
+) -> None:
+    """Serve the sandbox in this process until SIGINT/SIGTERM (blocking)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_async(host, port, scenario_file, seed, **kwargs))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kycflow.testing [--host H] [--port P] [--scenario FILE] [--seed N]``."""
+    parser = argparse.ArgumentParser(prog="python -m kycflow.testing", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--scenario", default=None, help="a .json or .toml scenario file")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault decisions")
+    parser.add_argument(
+        "--no-throttle", action="store_true", help="do not throttle sign-in attempts"
+    )
+    parser.add_argument("--token-ttl", type=float, default=3600.0, help="access-token TTL (s)")
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.scenario,
+            args.seed,
+            throttle_signin=not args.no_throttle,
+            access_token_ttl=args.token_ttl,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

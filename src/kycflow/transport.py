@@ -1,0 +1,598 @@
+"""The HTTP layer: one aiohttp session (owned or borrowed), timeouts, redirects, retries, logs.
+
+It knows no endpoint. ``Transport.send`` makes one logical call: attempts with tenacity (a fresh
+``AsyncRetrying`` per call), a 401 replay through the caller's ``Auth``, redirects followed by
+hand, a bounded read of the reply, and every failure mapped onto ``kycflow.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json as jsonlib
+import logging
+import random
+import ssl as ssl_module
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from ._constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_CONNECTION_LIMIT,
+    DEFAULT_CONNECTION_LIMIT_PER_HOST,
+    DEFAULT_READ_TIMEOUT,
+    INITIAL_BACKOFF,
+    MAX_BACKOFF,
+    MAX_RESPONSE_BYTES,
+    MAX_RETRY_AFTER,
+    USER_AGENT,
+)
+from ._logging import get_logger, is_enabled
+from ._wire import check_base_url, error_from_response, is_loopback_host, join_url, request_id_of
+from .auth import Auth, Requester
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitError,
+)
+from .retry import Action, Decision, Failure, RetryPolicy, backoff, classify, parse_retry_after
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "BodyFactory",
+    "CallOptions",
+    "Response",
+    "Transport",
+    "make_timeout",
+]
+
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Headers that carry credentials: never sent to another origin after a redirect.
+_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+_READ_CHUNK = 64 * 1024
+
+BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
+"""Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
+
+
+def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
+    """An explicit ``ClientTimeout`` from seconds (total) or a ``ClientTimeout``.
+
+    A float caps the whole call and also bounds connect and each socket read. ``None`` means no
+    total cap, yet connect and socket reads stay bounded (a bare ``ClientTimeout()`` would wait
+    forever).
+    """
+    if isinstance(value, aiohttp.ClientTimeout):
+        return value
+    if value is None:
+        return aiohttp.ClientTimeout(
+            total=None, connect=DEFAULT_CONNECT_TIMEOUT, sock_read=DEFAULT_READ_TIMEOUT
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError("timeout must be a positive number of seconds")
+    seconds = float(value)
+    return aiohttp.ClientTimeout(
+        total=seconds,
+        connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
+        sock_read=min(DEFAULT_READ_TIMEOUT, seconds),
+    )
+
+
+def _capped(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
+    total = remaining if timeout.total is None else min(timeout.total, remaining)
+    return aiohttp.ClientTimeout(
+        total=total,
+        connect=timeout.connect,
+        sock_read=timeout.sock_read,
+        sock_connect=timeout.sock_connect,
+        ceil_threshold=timeout.ceil_threshold,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Resolved settings of one call."""
+
+    timeout: aiohttp.ClientTimeout
+    max_retries: int
+    deadline: float | None
+    extra_headers: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) reply, its body read in full (within ``max_response_bytes``)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    request_id: str | None
+    url: str
+
+
+class _Retry(Exception):
+    """Internal: an attempt failed in a way the policy retries."""
+
+    def __init__(self, error: APIError, reason: str, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
+    """The failure kind and kycflow error for a network-level exception (None if not one)."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
+    if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
+        return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Failure.CONNECT, APIConnectionError(
+            f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"
+        )
+    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        return Failure.TIMEOUT, APITimeoutError("timed out waiting for the server's reply")
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return Failure.DISCONNECT, APIConnectionError(
+            f"the connection to the server failed ({name})"
+        )
+    return None
+
+
+class Transport:
+    """Owns (or borrows) the aiohttp session and makes calls with retries.
+
+    The owned session and connector are created lazily on first use, so a Transport can be
+    built outside a running event loop. A caller's ``session`` (or ``connector``) is never
+    closed by ``aclose``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        connector: aiohttp.BaseConnector | None = None,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        connection_limit_per_host: int = DEFAULT_CONNECTION_LIMIT_PER_HOST,
+        ssl: ssl_module.SSLContext | bool = True,
+        initial_backoff: float = INITIAL_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        user_agent: str = USER_AGENT,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if session is not None and connector is not None:
+            raise ConfigurationError("pass either session or connector, not both")
+        if ssl is False and not allow_insecure_http:
+            raise ConfigurationError(
+                "ssl=False disables TLS verification: also pass allow_insecure_http=True"
+            )
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._allow_insecure_http = allow_insecure_http
+        self._session = session
+        self._owns_session = session is None
+        self._connector = connector
+        self._max_response_bytes = max_response_bytes
+        self._limit = connection_limit
+        self._limit_per_host = connection_limit_per_host
+        self._ssl = ssl
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._max_retry_after = max_retry_after
+        self._user_agent = user_agent
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._closed = False
+        self._log = get_logger()
+
+    @property
+    def session_opened(self) -> bool:
+        """Whether a session exists (a caller's, or an owned one created by a first request)."""
+        return self._session is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose`` was called."""
+        return self._closed
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, created on first use when owned."""
+        if self._closed:
+            raise ConfigurationError("the client is closed")
+        if self._session is None:
+            connector = self._connector
+            connector_owner = connector is None
+            if connector is None:
+                connector = aiohttp.TCPConnector(
+                    limit=self._limit, limit_per_host=self._limit_per_host, ssl=self._ssl
+                )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                connector_owner=connector_owner,
+                headers={"User-Agent": self._user_agent},
+                # Users share the pool: a shared jar would leak one user's cookies to another.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=make_timeout(None),
+                trust_env=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the owned session (and the connector it created); never a caller's."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        options: CallOptions,
+        template: str | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        json: Any = None,
+        body: BodyFactory | None = None,
+        auth: Auth | None = None,
+        requester: Requester | None = None,
+        policy: RetryPolicy = RetryPolicy.DEFAULT,
+    ) -> Response:
+        """Make one call (with retries) and return its 2xx reply, or raise a kycflow error."""
+        method = method.upper()
+        template = template or path
+        session = self.session()
+        url = join_url(self.base_url, path)
+        headers: dict[str, str] = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if options.extra_headers:
+            headers.update(options.extra_headers)
+        json_body: bytes | None = None
+        if json is not None:
+            try:
+                json_body = jsonlib.dumps(json, separators=(",", ":")).encode()
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"request body is not JSON-serialisable ({type(exc).__name__})"
+                ) from None
+            headers["Content-Type"] = "application/json"
+        deadline_at = None if options.deadline is None else time.monotonic() + options.deadline
+        stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
+        if options.deadline is not None:
+            stop = stop | stop_before_delay(options.deadline)
+        retrying = AsyncRetrying(
+            stop=stop,
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            before_sleep=lambda state: self._log_retry(state, method, template),
+            reraise=True,
+            sleep=self._sleep,
+        )
+
+        async def attempt(number: int) -> Response:
+            return await self._attempt(
+                session,
+                method,
+                url,
+                template,
+                params,
+                headers,
+                json_body,
+                body,
+                options.timeout,
+                deadline_at,
+                auth,
+                requester,
+                policy,
+                number,
+            )
+
+        try:
+            async for state in retrying:
+                with state:
+                    return await attempt(state.retry_state.attempt_number)
+        except _Retry as exc:
+            raise exc.error from exc.error.__cause__
+        raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, self._max_retry_after)
+        return backoff(
+            state.attempt_number,
+            self._rng,
+            initial=self._initial_backoff,
+            maximum=self._max_backoff,
+        )
+
+    def _log_retry(self, state: RetryCallState, method: str, template: str) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else state.upcoming_sleep
+        self._log.info(
+            "http.retry",
+            method=method,
+            path=template,
+            attempt=state.attempt_number,
+            delay=round(delay, 3),
+            reason=exc.reason if isinstance(exc, _Retry) else type(exc).__name__,
+        )
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        template: str,
+        params: Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str],
+        json_body: bytes | None,
+        body: BodyFactory | None,
+        client_timeout: aiohttp.ClientTimeout,
+        deadline_at: float | None,
+        auth: Auth | None,
+        requester: Requester | None,
+        policy: RetryPolicy,
+        number: int,
+    ) -> Response:
+        if deadline_at is not None:
+            remaining = deadline_at - time.monotonic()
+            if remaining <= 0:
+                raise APITimeoutError("the call's deadline passed", method=method, path=template)
+            client_timeout = _capped(client_timeout, remaining)
+        replayed = False
+        while True:
+            send_headers = dict(headers)
+            sent_auth: Mapping[str, str] = {}
+            if auth is not None:
+                if requester is None:
+                    raise ConfigurationError("an Auth needs a requester")
+                sent_auth = dict(await auth.headers(requester))
+                send_headers.update(sent_auth)
+            try:
+                status, resp_headers, payload, final_url = await self._exchange(
+                    session,
+                    method,
+                    url,
+                    template,
+                    params,
+                    send_headers,
+                    json_body,
+                    body,
+                    client_timeout,
+                    number,
+                )
+            except (APIError, ConfigurationError):
+                raise
+            except Exception as exc:
+                mapped = _map_exception(exc)
+                if mapped is None:
+                    raise
+                failure, error = mapped
+                error.method, error.path = method, template
+                self._log_attempt(method, template, None, number, None, None, failure.value)
+                self._act(classify(method, failure, policy), error, exc, None)
+            if 200 <= status < 300:
+                return Response(
+                    status, resp_headers, payload, request_id_of(resp_headers), final_url
+                )
+            error = error_from_response(status, resp_headers, payload, method=method, path=template)
+            if (
+                status == 401
+                and auth is not None
+                and requester is not None
+                and not replayed
+                and await auth.on_unauthorized(requester, sent_auth)
+            ):
+                replayed = True
+                continue
+            if 300 <= status < 400 or status < 200:
+                raise ProtocolError(
+                    f"unexpected status {status}",
+                    status=status,
+                    method=method,
+                    path=template,
+                )
+            retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+            if retry_after is None and status == 503:
+                retry_after = parse_retry_after(resp_headers.get("Retry-After"))
+            self._act(classify(method, status, policy), error, None, retry_after)
+
+    def _act(
+        self,
+        decision: Decision,
+        error: APIError,
+        cause: BaseException | None,
+        retry_after: float | None,
+    ) -> NoReturn:
+        if decision.action is Action.RETRY:
+            if cause is not None:
+                error.__cause__ = cause
+            raise _Retry(error, decision.reason, retry_after)
+        if decision.action is Action.OUTCOME_UNKNOWN:
+            raise OutcomeUnknownError(
+                f"{error.method} {error.path}: the request may have reached the server "
+                f"({decision.reason}); it was not retried",
+                cause=error,
+                method=error.method,
+                path=error.path,
+            ) from (cause or error)
+        if cause is not None:
+            raise error from cause
+        raise error
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        template: str,
+        params: Sequence[tuple[str, str]] | None,
+        headers: dict[str, str],
+        json_body: bytes | None,
+        body: BodyFactory | None,
+        client_timeout: aiohttp.ClientTimeout,
+        number: int,
+    ) -> tuple[int, Mapping[str, str], bytes, str]:
+        """One request and the redirects that follow it, within one attempt."""
+        origin = _origin(url)
+        query: Sequence[tuple[str, str]] | None = params
+        for _hop in range(MAX_REDIRECTS + 1):
+            started = time.monotonic()
+            async with self._open_body(json_body, body) as data:
+                try:
+                    request = session.request(
+                        method,
+                        url,
+                        params=query,
+                        headers=headers,
+                        data=data,
+                        allow_redirects=False,
+                        timeout=client_timeout,
+                    )
+                except (ValueError, TypeError) as exc:
+                    raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
+                async with request as resp:
+                    status = resp.status
+                    location = (
+                        resp.headers.get("Location") if status in _REDIRECT_STATUSES else None
+                    )
+                    resp_headers: Mapping[str, str] = resp.headers
+                    if location is None:
+                        payload = await self._read_body(resp, method, template)
+                        self._log_attempt(
+                            method,
+                            template,
+                            status,
+                            number,
+                            started,
+                            request_id_of(resp_headers),
+                            None,
+                        )
+                        return status, resp_headers, payload, str(resp.url)
+                    self._log_attempt(
+                        method,
+                        template,
+                        status,
+                        number,
+                        started,
+                        request_id_of(resp_headers),
+                        "redirect",
+                    )
+            url = self._redirect_target(url, location, method, template)
+            query = None  # the Location carries its own query
+            if status == 303 and method != "HEAD":
+                method, json_body, body = "GET", None, None
+                headers.pop("Content-Type", None)
+            if _origin(url) != origin:
+                for name in _CREDENTIAL_HEADERS:
+                    headers.pop(name, None)
+        raise ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=template)
+
+    def _redirect_target(self, current: str, location: str, method: str, template: str) -> str:
+        try:
+            target = urljoin(current, location)
+            parts = urlsplit(target)
+            host = parts.hostname
+        except ValueError:
+            raise ProtocolError(
+                "the server redirected to an invalid URL", method=method, path=template
+            ) from None
+        if parts.scheme not in ("http", "https") or not host:
+            raise ProtocolError(
+                "the server redirected to a non-http(s) URL", method=method, path=template
+            )
+        if parts.scheme == "http" and not self._allow_insecure_http and not is_loopback_host(host):
+            raise ProtocolError(
+                f"refusing a redirect to plain http on {host}", method=method, path=template
+            )
+        return target
+
+    @contextlib.asynccontextmanager
+    async def _open_body(
+        self, json_body: bytes | None, body: BodyFactory | None
+    ) -> AsyncIterator[Any]:
+        if body is None:
+            yield json_body
+            return
+        async with body() as data:
+            yield data
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, template: str) -> bytes:
+        limit = self._max_response_bytes
+        length = resp.content_length
+        if length is not None and length > limit:
+            raise ProtocolError(
+                f"the server's reply is {length} bytes, over max_response_bytes={limit}",
+                status=resp.status,
+                method=method,
+                path=template,
+            )
+        buf = bytearray()
+        while True:
+            chunk = await resp.content.read(_READ_CHUNK)
+            if not chunk:
+                return bytes(buf)
+            buf += chunk
+            if len(buf) > limit:
+                raise ProtocolError(
+                    f"the server's reply exceeds max_response_bytes={limit}",
+                    status=resp.status,
+                    method=method,
+                    path=template,
+                )
+
+    def _log_attempt(
+        self,
+        method: str,
+        template: str,
+        status: int | None,
+        attempt: int,
+        started: float | None,
+        request_id: str | None,
+        error: str | None,
+    ) -> None:
+        log = self._log
+        if not is_enabled(log, logging.DEBUG):
+            return
+        elapsed = None if started is None else round((time.monotonic() - started) * 1000, 1)
+        log.debug(
+            "http.request",
+            method=method,
+            path=template,
+            status=status,
+            attempt=attempt,
+            elapsed_ms=elapsed,
+            request_id=request_id,
+            error=error,
+        )
