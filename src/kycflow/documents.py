@@ -127,9 +127,10 @@ class Document:
         payload = bytes(data)
         return cls(
             name=name,
+            # The name's extension is the claim that ``validate`` checks the bytes against.
             content_type=content_type
-            or sniff_content_type(payload[:SNIFF_BYTES])
-            or content_type_from_name(name),
+            or content_type_from_name(name)
+            or sniff_content_type(payload[:SNIFF_BYTES]),
             size=len(payload),
             _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
         )
