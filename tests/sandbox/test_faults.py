@@ -171,7 +171,7 @@ async def test_malformed_json_after_commit(fresh: aiohttp.ClientSession) -> None
             assert r.status == 200
             assert r.content_type == "application/json"
             text = await r.text()
-        with pytest.raises(ValueError):
+        with pytest.raises(json.JSONDecodeError):
             json.loads(text)
         assert len(sb.submissions()) == 1
 

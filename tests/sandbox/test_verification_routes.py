@@ -339,7 +339,7 @@ async def test_submit_trailing_slash_accept_and_redirect(http: aiohttp.ClientSes
 async def test_upload_records_metadata_only(sb: Sandbox, api: Any) -> None:
     user = sb.create_user()
     me = api(sb, user)
-    status, body, headers = await me.upload(PDF, "my proof.pdf", "application/pdf")
+    status, body, _ = await me.upload(PDF, "my proof.pdf", "application/pdf")
     assert status == 201
     path = body["data"]["file"]
     assert path.startswith(f"u{user.id}/")

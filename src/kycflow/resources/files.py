@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 import aiohttp
 from aiohttp.payload import AsyncIterablePayload
 
+from .._logging import get_logger
 from ..documents import Document
 from ..errors import DocumentError, ProtocolError
 
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from ..client import Client, RequestOptions
 
 __all__ = ["Files", "as_document"]
+
+_log = get_logger()
 
 
 def as_document(
@@ -51,9 +55,26 @@ async def _multipart(document: Document, field: str, chunk_size: int) -> AsyncIt
         yield writer
     finally:
         # Also on cancellation: the file handle behind the stream must not outlive the call.
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
+        await _close_stream(stream)
+
+
+_CLOSE_ATTEMPTS = 400
+_CLOSE_POLL = 0.005
+
+
+async def _close_stream(stream: AsyncIterator[bytes]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    for _ in range(_CLOSE_ATTEMPTS):
+        try:
             await aclose()
+            return
+        except RuntimeError:
+            # aiohttp writes the body from its own task, which may still be inside the
+            # generator (awaiting a disk read) while it is being torn down: let it step out.
+            await asyncio.sleep(_CLOSE_POLL)
+    _log.warning("upload.stream_not_closed", name=getattr(stream, "__name__", None))
 
 
 class Files:

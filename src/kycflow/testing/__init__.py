@@ -4,6 +4,7 @@ It imports nothing of the client it tests. See docs/sandbox.md.
 """
 
 from ._state import SandboxUser, SigninThrottle
+from ._thread import run_in_thread
 from .faults import Fault, FaultKind, Faults
 from .records import Duplicate, RequestRecord, Submission, UploadRecord
 from .sandbox import Sandbox
@@ -27,6 +28,7 @@ __all__ = [
     "Step",
     "Submission",
     "UploadRecord",
+    "run_in_thread",
     "serve",
     "serve_async",
 ]

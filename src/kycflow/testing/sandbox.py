@@ -411,7 +411,7 @@ class Sandbox:
             self._next_request += 1
             request_id = f"sbx-{self._next_request:08x}"
             # aiohttp route names must be identifiers; "2fa" is not.
-            route = _ROUTE_ALIASES.get(request.match_info.route.name or "", None)
+            route = _ROUTE_ALIASES.get(request.match_info.route.name or "")
             route = route or request.match_info.route.name
             is_admin = route is not None and route.startswith("admin")
             if is_admin and request.remote not in _LOOPBACK:
