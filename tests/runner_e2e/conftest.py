@@ -1,0 +1,30 @@
+"""Fixtures of the runner's end-to-end tests; helpers live in ``e2ekit`` (importable here)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from e2ekit import ASSETS, copy_assets  # noqa: E402
+
+from kycflow.testing import Sandbox  # noqa: E402
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path) -> Path:
+    """A folder holding the sample documents (passport, id card, selfie, proof of address)."""
+    return copy_assets(tmp_path / "docs", ASSETS)
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[Sandbox]:
+    """The default scenario on 127.0.0.1, no faults."""
+    async with Sandbox() as sandbox:
+        yield sandbox

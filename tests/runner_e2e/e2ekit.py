@@ -1,0 +1,63 @@
+"""Helpers of the runner's end-to-end tests: sample documents, clients, sandbox assertions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import kycflow
+from kycflow.testing import Sandbox, SandboxUser
+
+ASSETS = Path(kycflow.__file__).resolve().parent / "assets"
+SAMPLES = ("passport.jpg", "id_card.jpg", "selfie.jpg", "proof_of_address.pdf")
+#: The default scenario's steps as (type id, description), with the first alternative.
+DEFAULT_TYPES = (2, 3, 4)
+
+
+def copy_assets(target: Path, source: Path, names: Iterable[str] = SAMPLES) -> Path:
+    """Copy sample documents ``names`` from ``source`` into ``target`` (created)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copyfile(source / name, target / name)
+    return target
+
+
+def make_client(sb: Sandbox, user: SandboxUser | None = None, **kwargs: Any) -> kycflow.Client:
+    """A real client of the sandbox with short timeouts and backoff (bounded tests)."""
+    if user is not None:
+        kwargs.setdefault("auth", kycflow.BearerToken(user.access_token))
+    kwargs.setdefault("timeout", 5.0)
+    kwargs.setdefault("initial_backoff", 0.01)
+    kwargs.setdefault("max_backoff", 0.05)
+    kwargs.setdefault("max_retry_after", 0.1)
+    return kycflow.Client(sb.base_url, **kwargs)
+
+
+def assert_committed_once(sb: Sandbox, user: SandboxUser, *, procedures: int = 1) -> None:
+    """Every step of ``procedures`` procedures committed exactly once, no duplicate."""
+    sb.assert_each_step_submitted_once([user.email])
+    assert sb.duplicates(user) == []
+    subs = sb.submissions(user)
+    assert len(subs) == procedures * len(sb.scenario.steps)
+    assert len(sb.completed_procedures(user)) == procedures
+
+
+def submits(sb: Sandbox, user: SandboxUser) -> list[Any]:
+    """The submit requests the sandbox saw from ``user`` (answered or reset)."""
+    return sb.requests(route="submit", user=user.email)
+
+
+def open_fds_to(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path``."""
+    target = str(path.resolve())
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                count += 1
+        except OSError:
+            continue
+    return count
