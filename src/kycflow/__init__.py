@@ -7,6 +7,7 @@ from . import events
 from ._logging import configure_logging, redact_processor
 from ._version import __version__
 from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
+from .batch import BatchJob, BatchProgress, BatchResult, run_many
 from .checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
 from .client import Client, RequestOptions, UploadConfig
 from .documents import Document
@@ -55,6 +56,9 @@ __all__ = [
     "Auth",
     "AuthenticationError",
     "BadRequestError",
+    "BatchJob",
+    "BatchProgress",
+    "BatchResult",
     "BearerToken",
     "CallableProvider",
     "Checkpoint",
@@ -100,5 +104,6 @@ __all__ = [
     "configure_logging",
     "events",
     "redact_processor",
+    "run_many",
     "sign_in",
 ]

@@ -276,11 +276,11 @@ class Client:
             body=body,
             auth=self._auth,
             requester=self.auth_requester() if self._auth is not None else None,
+            decode=lambda body, status: decode_json(
+                body, status=status, method=method, path=template or path
+            ),
         )
-        payload = decode_json(
-            response.body, status=response.status, method=method, path=template or path
-        )
-        return response, payload
+        return response, response.data
 
     def auth_requester(self) -> Requester:
         """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
@@ -331,11 +331,12 @@ class _AuthRequester:
             options=client.call_options({}),
             json=json,
             policy=RetryPolicy.CONNECT_ONLY if sign_in else RetryPolicy.DEFAULT,
+            # Token replies: a protocol error must not quote them.
+            decode=lambda body, status: decode_json(
+                body, status=status, method=method, path=path, sensitive=True
+            ),
         )
-        # Token replies: a protocol error must not quote them.
-        return decode_json(
-            response.body, status=response.status, method=method, path=path, sensitive=True
-        )
+        return response.data
 
 
 def _check_retries(value: int) -> int:

@@ -68,6 +68,10 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials: never sent to another origin after a redirect.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 _READ_CHUNK = 64 * 1024
+# aiohttp >= 3.10 tells a connect timeout (never sent) apart from a read timeout.
+_CONNECT_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(t, type)
+)
 
 BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
@@ -126,6 +130,8 @@ class Response:
     body: bytes
     request_id: str | None
     url: str
+    data: Any = None
+    """The body as ``send``'s ``decode`` returned it (None without a ``decode``)."""
 
 
 class _Retry(Exception):
@@ -147,7 +153,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def _map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     """The failure kind and kycflow error for a network-level exception (None if not one)."""
     name = type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
         return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
     if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
         return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
@@ -268,8 +274,14 @@ class Transport:
         auth: Auth | None = None,
         requester: Requester | None = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
+        decode: Callable[[bytes, int], Any] | None = None,
     ) -> Response:
-        """Make one call (with retries) and return its 2xx reply, or raise a kycflow error."""
+        """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
+
+        ``decode(body, status)`` parses a 2xx body into ``Response.data``. When it raises
+        ``ProtocolError`` (a reply cut short, say) the attempt counts as a connection broken
+        after sending: a GET is retried, a POST's outcome is unknown.
+        """
         method = method.upper()
         template = template or path
         session = self.session()
@@ -315,6 +327,7 @@ class Transport:
                 requester,
                 policy,
                 number,
+                decode=decode,
             )
 
         try:
@@ -364,6 +377,8 @@ class Transport:
         requester: Requester | None,
         policy: RetryPolicy,
         number: int,
+        *,
+        decode: Callable[[bytes, int], Any] | None = None,
     ) -> Response:
         if deadline_at is not None:
             remaining = deadline_at - time.monotonic()
@@ -403,8 +418,16 @@ class Transport:
                 self._log_attempt(method, template, None, number, None, None, failure.value)
                 self._act(classify(method, failure, policy), error, exc, None)
             if 200 <= status < 300:
+                data = None
+                if decode is not None:
+                    try:
+                        data = decode(payload, status)
+                    except ProtocolError as exc:
+                        # The server answered 2xx (a POST was applied) but the body is unreadable.
+                        decision = classify(method, Failure.DISCONNECT, policy)
+                        self._act(Decision(decision.action, "unreadable reply"), exc, None, None)
                 return Response(
-                    status, resp_headers, payload, request_id_of(resp_headers), final_url
+                    status, resp_headers, payload, request_id_of(resp_headers), final_url, data
                 )
             error = error_from_response(status, resp_headers, payload, method=method, path=template)
             if (

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kycflow._constants import MAX_RETRY_AFTER
+from kycflow.errors import APIConnectionError
 from kycflow.retry import Action, Failure, RetryPolicy, backoff, classify, parse_retry_after
+from kycflow.transport import _map_exception
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
@@ -132,3 +135,25 @@ def test_backoff_grows_and_caps() -> None:
 def test_backoff_jitter_varies() -> None:
     rng = random.Random(7)
     assert len({backoff(3, rng) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "failure"),
+    [
+        (aiohttp.ConnectionTimeoutError(), Failure.CONNECT_TIMEOUT),
+        (aiohttp.SocketTimeoutError(), Failure.TIMEOUT),
+        (TimeoutError(), Failure.TIMEOUT),
+        (aiohttp.ServerDisconnectedError(), Failure.DISCONNECT),
+        (aiohttp.ClientPayloadError("cut"), Failure.DISCONNECT),
+        (ConnectionResetError(), Failure.DISCONNECT),
+    ],
+)
+def test_network_exceptions_mapped(exc: BaseException, failure: Failure) -> None:
+    mapped = _map_exception(exc)
+    assert mapped is not None
+    assert mapped[0] is failure
+    assert isinstance(mapped[1], APIConnectionError)
+
+
+def test_non_network_exception_not_mapped() -> None:
+    assert _map_exception(KeyError("x")) is None

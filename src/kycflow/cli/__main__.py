@@ -1,0 +1,7 @@
+"""``python -m kycflow.cli``: the ``kycflow`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,241 @@
+"""Exactly-once over real HTTP: ambiguous submits, crashes and resumes, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from e2ekit import ASSETS, assert_committed_once, copy_assets, make_client, open_fds_to, submits
+
+import kycflow
+from kycflow.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
+from kycflow.testing import Faults, Sandbox
+
+# A fault on the first submit: (kind, status, whether the server committed the step).
+AMBIGUOUS = [
+    pytest.param("reset_after", None, True, id="reset-after-commit"),
+    pytest.param("malformed_json", None, True, id="truncated-reply-after-commit"),
+    pytest.param("reset_before", None, False, id="reset-before-commit"),
+    pytest.param("5xx", 500, False, id="500"),
+    pytest.param("html", None, False, id="proxy-502-page"),
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "committed"), AMBIGUOUS)
+async def test_ambiguous_submit_completes_with_each_step_committed_once(
+    docs_dir: Path, kind: str, status: int | None, committed: bool
+) -> None:
+    faults = Faults().fail_next("submit", kind, status=status)
+    async with Sandbox(faults=faults) as sb:
+        user = sb.create_user()
+        events: list[WizardEvent] = []
+        async with make_client(sb, user) as client:
+            result = await kycflow.WizardRunner(
+                client, kycflow.DirectoryProvider(docs_dir), on_event=events.append
+            ).run()
+        assert result.done
+        assert_committed_once(sb, user)
+        assert len(sb.faults_injected(route="submit", kind=kind)) == 1
+        sent = submits(sb, user)
+        if committed:
+            # Learned from re-reading the wizard: never sent again.
+            assert len(sent) == 3
+            assert result.steps[0].reconciled is True
+            assert result.retries == 0
+            assert not any(isinstance(e, Retrying) for e in events)
+        else:
+            # Sent again once, with the same stored files (no second upload).
+            assert len(sent) == 4
+            assert result.steps[0].reconciled is False
+            assert result.retries == 1
+            assert [e.action for e in events if isinstance(e, Retrying)] == ["submit"]
+        assert len(sb.uploads(user)) == 3
+        assert len(sb.requests(route="wizard", user=user.email)) == 2  # start + one re-read
+
+
+@pytest.mark.parametrize(("kind", "status"), [("reset_after", None), ("5xx", 500)])
+async def test_ambiguous_upload_is_uploaded_again_and_the_orphan_is_never_submitted(
+    docs_dir: Path, kind: str, status: int | None
+) -> None:
+    faults = Faults().fail_next("upload", kind, status=status)
+    async with Sandbox(faults=faults) as sb:
+        user = sb.create_user()
+        async with make_client(sb, user) as client:
+            result = await kycflow.WizardRunner(client, kycflow.DirectoryProvider(docs_dir)).run()
+        assert_committed_once(sb, user)
+        stored = [u.path for u in sb.uploads(user) if u.filename == "passport.jpg"]
+        # reset_after stored an orphan the submit does not reference; a 500 stored nothing.
+        assert len(stored) == (2 if kind == "reset_after" else 1)
+        assert sb.submissions(user)[0].files == (stored[-1],)
+        assert result.retries == 1
+
+
+async def test_resume_after_a_crash_between_upload_and_submit(docs_dir: Path) -> None:
+    async with Sandbox() as sb:
+        user = sb.create_user()
+        store = kycflow.MemoryCheckpointStore()
+        provider = kycflow.DirectoryProvider(docs_dir)
+        async with make_client(sb, user) as client:
+            box: list[asyncio.Task[kycflow.WizardResult]] = []
+
+            def crash_after_step_2_upload(event: WizardEvent) -> None:
+                # FileUploaded is emitted after the checkpoint holding the upload was saved:
+                # the process "dies" with the file stored and the step not yet submitted.
+                if isinstance(event, FileUploaded) and event.step == 2:
+                    box[0].cancel()
+
+            first = kycflow.WizardRunner(
+                client,
+                provider,
+                checkpoint_store=store,
+                checkpoint_key="alice",
+                on_event=crash_after_step_2_upload,
+            )
+            box.append(asyncio.create_task(first.run()))
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(box[0], 5)
+
+            cp = await store.load("alice")
+            assert cp is not None and not cp.done
+            assert [s.type_id for s in cp.steps] == [2]
+            assert cp.current is not None and cp.current.type_id == 3
+            assert cp.current.submit_in_flight is False
+            (selfie_upload,) = cp.current.uploads
+            assert [s.type for s in sb.submissions(user)] == [2]
+
+            events: list[WizardEvent] = []
+            result = await kycflow.WizardRunner(
+                client,
+                provider,
+                checkpoint_store=store,
+                checkpoint_key="alice",
+                on_event=events.append,
+            ).run()
+
+        assert result.done and result.resumed
+        assert [s.type_id for s in result.steps] == [2, 3, 4]
+        assert result.steps[1].files == (selfie_upload.path,)
+        reused = [e for e in events if isinstance(e, FileUploaded) and e.reused]
+        assert [(e.step, e.file_name) for e in reused] == [(2, "selfie.jpg")]
+        # Each file uploaded once, each step submitted once.
+        names = [u.filename for u in sb.uploads(user)]
+        assert sorted(names) == ["passport.jpg", "proof_of_address.pdf", "selfie.jpg"]
+        assert len(submits(sb, user)) == 3
+        assert_committed_once(sb, user)
+        final = await store.load("alice")
+        assert final is not None and final.done
+
+
+@pytest.mark.parametrize(
+    ("kind", "committed"), [("reset_after", True), ("reset_before", False)]
+)
+async def test_resume_after_a_run_killed_with_its_submit_in_flight(
+    docs_dir: Path, kind: str, committed: bool
+) -> None:
+    async with Sandbox() as sb:
+        user = sb.create_user()
+        store = kycflow.MemoryCheckpointStore()
+        provider = kycflow.DirectoryProvider(docs_dir)
+
+        def break_step_2(event: WizardEvent) -> None:
+            # Step 2's submit is ambiguous and the re-read that would settle it fails too.
+            if isinstance(event, FileUploaded) and event.step == 2:
+                sb.faults.fail_next("submit", kind)
+                sb.faults.fail_next("wizard", "5xx", status=500)
+
+        async with make_client(sb, user, max_retries=0) as client:
+            with pytest.raises(kycflow.ServerError):
+                await kycflow.WizardRunner(
+                    client,
+                    provider,
+                    checkpoint_store=store,
+                    checkpoint_key="alice",
+                    on_event=break_step_2,
+                ).run()
+            cp = await store.load("alice")
+            assert cp is not None and cp.submit_in_flight
+            assert cp.current is not None
+            in_flight = list(cp.current.submitted_files)
+            assert len(sb.submissions(user)) == (2 if committed else 1)
+
+            events: list[WizardEvent] = []
+            result = await kycflow.WizardRunner(
+                client, provider, checkpoint_store=store, checkpoint_key="alice",
+                on_event=events.append,
+            ).run()
+
+        assert result.done and result.resumed
+        assert result.steps[1].files == tuple(in_flight)
+        assert result.steps[1].reconciled is committed
+        step2 = [e for e in events if isinstance(e, StepSubmitted) and e.step == 2]
+        assert [e.reconciled for e in step2] == [committed]
+        assert len(submits(sb, user)) == (3 if committed else 4)
+        assert len(sb.uploads(user)) == 3
+        assert_committed_once(sb, user)
+
+
+def _acquired(connector: aiohttp.BaseConnector) -> int:
+    return len(connector._acquired)  # noqa: SLF001 - no public count of connections in use
+
+
+async def test_cancel_mid_upload_releases_the_file_and_the_connection(tmp_path: Path) -> None:
+    docs = copy_assets(tmp_path, ASSETS, ("passport.jpg", "proof_of_address.pdf"))
+    # Big enough that loopback socket buffers cannot swallow it while the server stalls.
+    big = tmp_path / "selfie.jpg"
+    big.write_bytes((ASSETS / "selfie.jpg").read_bytes() + b"\0" * (20 * 1024 * 1024))
+    faults = Faults(slow_delay=1.0)
+    async with Sandbox(faults=faults) as sb:
+        user = sb.create_user()
+        store = kycflow.MemoryCheckpointStore()
+        provider = kycflow.DirectoryProvider(docs)
+        connector = aiohttp.TCPConnector()
+        client = make_client(sb, user, connector=connector)
+        try:
+            def stall_the_big_upload(event: WizardEvent) -> None:
+                if isinstance(event, StepSubmitted) and event.step == 1:
+                    sb.faults.fail_next("upload", "slow")
+
+            task = asyncio.create_task(
+                kycflow.WizardRunner(
+                    client,
+                    provider,
+                    checkpoint_store=store,
+                    checkpoint_key="k",
+                    on_event=stall_the_big_upload,
+                ).run()
+            )
+            # Wait until the upload holds the file open and has stopped making progress.
+            deadline = time.monotonic() + 5
+            while open_fds_to(big) == 0:
+                assert time.monotonic() < deadline, "the upload never opened the file"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            assert open_fds_to(big) == 1
+            assert _acquired(connector) == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+            assert open_fds_to(big) == 0
+            assert _acquired(connector) == 0
+            cp = await store.load("k")
+            assert cp is not None and not cp.done
+            # The checkpoint says what the sandbox recorded: step 1 committed with its file,
+            # nothing of step 2 stored and no submit in flight.
+            (sub,) = sb.submissions(user)
+            assert [(s.type_id, tuple(s.files)) for s in cp.steps] == [(sub.type, sub.files)]
+            assert cp.current is None or (cp.current.uploads == [] and not cp.submit_in_flight)
+            assert {u.path for u in sb.uploads(user)} == set(cp.uploaded_paths())
+
+            # The same client goes on to finish the run from the checkpoint.
+            result = await kycflow.WizardRunner(
+                client, provider, checkpoint_store=store, checkpoint_key="k"
+            ).run()
+            assert result.done and result.resumed
+            assert_committed_once(sb, user)
+        finally:
+            await client.aclose()
+        assert connector.closed
