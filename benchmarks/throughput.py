@@ -144,9 +144,9 @@ async def measure(
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    print(f"machine: {_bench.machine_note()}")
     client_cpus, sandbox_cpus, pin_note = _bench.cpu_plan(not args.no_pin)
     _bench.pin_self(client_cpus)
-    print(f"machine: {_bench.machine_note()}")
     print(f"cpus: {pin_note}")
     print(
         f"{args.rounds} rounds x {args.flows} flows per mode, concurrency {args.concurrency}, "

@@ -109,9 +109,77 @@ def configure_logging(level: int | str = logging.INFO, *, json: bool = False) ->
     )
 
 
-def get_logger() -> Any:
-    """The ``kycflow`` structlog logger."""
-    return structlog.get_logger(LOGGER_NAME)
+class _StdlibFallback:
+    """Where kycflow's events go while the application has not configured structlog.
+
+    structlog's own default prints every event to stdout, which no library should do to its
+    host. Until ``structlog.configure`` is called, events go to the stdlib logger ``kycflow``
+    instead, so the usual rules apply (WARNING and above reach stderr, the rest is silent until
+    the application configures ``logging``).
+    """
+
+    _logger: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls._logger is None:
+            cls._logger = structlog.wrap_logger(
+                logging.getLogger(LOGGER_NAME),
+                processors=[
+                    structlog.stdlib.filter_by_level,
+                    redact_processor,
+                    structlog.processors.KeyValueRenderer(key_order=["event"]),
+                ],
+                wrapper_class=structlog.stdlib.BoundLogger,
+            )
+        return cls._logger
+
+
+class KycflowLogger:
+    """The ``kycflow`` logger: the application's structlog configuration when it has one,
+    else the stdlib logger ``kycflow``. Chosen at each call, so configuring logging after
+    importing kycflow works."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        self._context: dict[str, Any] = dict(context or {})
+
+    def bind(self, **values: Any) -> KycflowLogger:
+        return KycflowLogger({**self._context, **values})
+
+    def _target(self) -> Any:
+        base = (
+            structlog.get_logger(LOGGER_NAME)
+            if structlog.is_configured()
+            else _StdlibFallback.get()
+        )
+        return base.bind(**self._context) if self._context else base
+
+    def is_enabled_for(self, level: int) -> bool:
+        if structlog.is_configured():
+            return is_enabled(structlog.get_logger(LOGGER_NAME), level)
+        return logging.getLogger(LOGGER_NAME).isEnabledFor(level)
+
+    def debug(self, event: str, **values: Any) -> None:
+        self._target().debug(event, **values)
+
+    def info(self, event: str, **values: Any) -> None:
+        self._target().info(event, **values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        self._target().warning(event, **values)
+
+    def error(self, event: str, **values: Any) -> None:
+        self._target().error(event, **values)
+
+    def exception(self, event: str, **values: Any) -> None:
+        self._target().exception(event, **values)
+
+
+def get_logger() -> KycflowLogger:
+    """The ``kycflow`` logger (see ``KycflowLogger``)."""
+    return KycflowLogger()
 
 
 def is_enabled(logger: Any, level: int) -> bool:

@@ -147,13 +147,23 @@ def decode_json(
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ProtocolError(
-            "the server's reply is not valid JSON",
-            excerpt=REDACTED_EXCERPT if sensitive else excerpt(body),
-            status=status,
-            method=method,
-            path=path,
-        ) from exc
+        if not sensitive:
+            raise ProtocolError(
+                "the server's reply is not valid JSON",
+                excerpt=excerpt(body),
+                status=status,
+                method=method,
+                path=path,
+            ) from exc
+    # Raised outside the handler so that not even ``__context__`` keeps the decode error: a
+    # JSONDecodeError holds the whole body (its ``doc``), tokens included.
+    raise ProtocolError(
+        "the server's reply is not valid JSON",
+        excerpt=REDACTED_EXCERPT,
+        status=status,
+        method=method,
+        path=path,
+    )
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -179,15 +189,17 @@ def parse_model(
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise _misfit(
-            f"the server's reply does not fit {model.__name__} ({_validation_summary(exc)})",
-            payload,
-            body,
-            status,
-            method,
-            path,
-            sensitive,
-        ) from None
+        summary = _validation_summary(exc)
+    # Outside the handler: the ValidationError (it quotes input values) is not kept as context.
+    raise _misfit(
+        f"the server's reply does not fit {model.__name__} ({summary})",
+        payload,
+        body,
+        status,
+        method,
+        path,
+        sensitive,
+    )
 
 
 def _misfit(
@@ -206,7 +218,7 @@ def _misfit(
     else:
         try:
             text = excerpt(json.dumps(payload, default=str))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             text = ""
     return ProtocolError(message, excerpt=text, status=status, method=method, path=path)
 

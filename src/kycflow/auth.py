@@ -269,10 +269,9 @@ def _tokens_from_reply(reply: Any, path: str) -> TokenPair:
     try:
         return TokenPair.model_validate(body)
     except ValidationError:
-        # No pydantic message: it would quote the token values.
-        raise ProtocolError(
-            "the server's token reply does not fit TokenPair", method="POST", path=path
-        ) from None
+        pass
+    # No pydantic error, not even as ``__context__``: it would quote the token values.
+    raise ProtocolError("the server's token reply does not fit TokenPair", method="POST", path=path)
 
 
 def _requester_of(target: Requester | SupportsRequester) -> Requester:

@@ -50,7 +50,8 @@ __all__ = [
 
 DEFAULT_BATCH_CONCURRENCY = 10
 _ERROR_MESSAGE_CHARS = 300
-_SPEC_KEYS = frozenset({"key", "token", "token_env", "documents", "map"})
+# ``meta``: free-form data for the arq integration's resolve hooks (ignored by the batch).
+_SPEC_KEYS = frozenset({"key", "token", "token_env", "documents", "map", "meta"})
 
 _log = structlog.get_logger("kycflow")
 

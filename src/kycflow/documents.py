@@ -107,7 +107,7 @@ class Document:
         file_path = Path(path)
         try:
             stat = file_path.stat()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte or unencodable name
             raise DocumentError(
                 f"document file not found: {file_path.name}", name=file_path.name
             ) from exc

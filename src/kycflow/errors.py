@@ -12,6 +12,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ConfigurationError",
     "ConflictError",
     "DocumentError",
@@ -179,6 +180,15 @@ class DocumentError(KycflowError):
     def __init__(self, message: str, *, name: str | None = None):
         super().__init__(message)
         self.name = name
+
+
+class CheckpointError(KycflowError):
+    """A checkpoint store could not load, save or delete a checkpoint (its backend failed, or
+    the stored data is not a checkpoint). ``key`` names the checkpoint."""
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class WizardError(KycflowError):

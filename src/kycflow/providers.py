@@ -68,7 +68,10 @@ def _lookup(keyed: Mapping[int | str, _V], doc_type: DocumentType) -> _V | None:
 def _check_relative(rel: StrPath) -> PurePath:
     # Lexical refusal first: an absolute path or a ``..`` part is refused even when it would
     # happen to resolve inside the root.
-    pure = PurePath(os.fspath(rel))
+    text = os.fspath(rel)
+    if not isinstance(text, str) or "\x00" in text:
+        raise DocumentError("document paths must be text without NUL bytes")
+    pure = PurePath(text)
     if pure.is_absolute() or pure.anchor:
         raise DocumentError("absolute paths are refused; give a path relative to the root")
     if ".." in pure.parts:
@@ -132,7 +135,7 @@ class DirectoryProvider:
         root = self.root.resolve()
         try:
             target = (root / pure).resolve()
-        except (OSError, RuntimeError) as exc:  # a symlink loop
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, unencodable name
             raise DocumentError("cannot resolve document path", name=pure.name) from exc
         if not target.is_relative_to(root):
             raise DocumentError("document path escapes the provider's root", name=pure.name)

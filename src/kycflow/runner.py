@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import uuid as uuid_lib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import structlog
 
 from ._constants import (
     DEFAULT_MAX_STEPS,
@@ -28,6 +27,7 @@ from ._constants import (
     DEFAULT_STALL_LIMIT,
     DEFAULT_UPLOAD_CONCURRENCY,
 )
+from ._logging import get_logger, is_enabled
 from .checkpoint import (
     Checkpoint,
     CheckpointStore,
@@ -227,8 +227,10 @@ class _Run:
         self.r = runner
         self.run_id = run_id
         self.store: CheckpointStore = runner.checkpoint_store or MemoryCheckpointStore()
+        # Without a user's store nobody can read a save back: ``self.cp`` is the only copy needed.
+        self.persist = runner.checkpoint_store is not None
         self.key = runner.checkpoint_key or run_id
-        self.log = structlog.get_logger("kycflow").bind(run_id=run_id)
+        self.log = get_logger().bind(run_id=run_id)
         self.cp = Checkpoint(key=self.key, run_id=run_id)
         self.retries = 0
         self.resumed = False
@@ -513,6 +515,11 @@ class _Run:
                 await self._save_locked()
             await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
 
+        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
+        if len(pending) == 1:
+            # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
+            await upload_one(*pending[0])
+            return [path for path in paths if path is not None]
         # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings and
         # waits for them: the client closes each upload's stream in its own ``finally``.
         try:
@@ -605,14 +612,19 @@ class _Run:
             await self._save_locked()
 
     async def _save_locked(self) -> None:
+        if not self.persist:
+            return
         # A deep copy: a store that serialises lazily must not see later mutations.
         await self.store.save(self.key, self.cp.model_copy(deep=True))
 
     async def _emit(self, event: WizardEvent) -> None:
-        fields = {
-            k: v for k, v in event.to_dict().items() if k not in ("event", "run_id", "timestamp")
-        }
-        self.log.info(event.name, **fields)
+        if is_enabled(self.log, logging.INFO):
+            fields = {
+                k: v
+                for k, v in event.to_dict().items()
+                if k not in ("event", "run_id", "timestamp")
+            }
+            self.log.info(event.name, **fields)
         callback = self.r.on_event
         if callback is None:
             return

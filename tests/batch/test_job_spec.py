@@ -38,9 +38,11 @@ async def test_the_map_selects_files(tmp_path: Path) -> None:
     )
     assert job.auth is None
     docs = await job.provider.documents_for(DocumentType(id=2, description="Passport"))
-    assert docs is not None and [d.name for d in docs] == ["p.jpg"]
+    assert docs is not None
+    assert [d.name for d in docs] == ["p.jpg"]
     selfie = await job.provider.documents_for(DocumentType(id=3, description="Selfie"))
-    assert selfie is not None and len(selfie) == 1
+    assert selfie is not None
+    assert len(selfie) == 1
 
 
 @pytest.mark.parametrize(

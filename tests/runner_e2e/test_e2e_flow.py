@@ -13,7 +13,7 @@ from e2ekit import ASSETS, assert_committed_once, copy_assets, make_client
 
 import kycflow
 from kycflow.events import Failed, FileUploaded, WizardEvent
-from kycflow.testing import DocType, Faults, LevelSpec, Sandbox, Scenario, Step
+from kycflow.testing import DocType, Faults, LevelSpec, Quirks, Sandbox, Scenario, Step
 
 
 async def test_three_step_flow_grants_the_next_level(sb: Sandbox, docs_dir: Path) -> None:
@@ -26,12 +26,15 @@ async def test_three_step_flow_grants_the_next_level(sb: Sandbox, docs_dir: Path
     assert result.done is True
     assert result.final_step.is_final
     assert [s.type_id for s in result.steps] == [2, 3, 4]
-    assert result.retries == 0 and result.resumed is False
+    assert result.retries == 0
+    assert result.resumed is False
     # History grows by exactly one entry: the next level, granted from the previous one.
     assert after.total == before.total + 1 == 2
     newest = after.data[0]
+    assert newest.current_level is not None
     assert newest.current_level.id == 2
-    assert newest.previous_level is not None and newest.previous_level.id == 1
+    assert newest.previous_level is not None
+    assert newest.previous_level.id == 1
     assert sb.level_of(user) == 2
 
     assert_committed_once(sb, user)
@@ -49,6 +52,27 @@ async def test_three_step_flow_grants_the_next_level(sb: Sandbox, docs_dir: Path
     assert uploads["passport.jpg"].content_type == "image/jpeg"
     counts = {route: len(sb.requests(route=route)) for route in ("wizard", "upload", "submit")}
     assert counts == {"wizard": 1, "upload": 3, "submit": 3}
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        Quirks(wizard_data="types_object"),
+        Quirks(wizard_data="bare_list"),
+        Quirks(wizard_data="reference"),
+        Quirks(upload_top_level_file=True),
+    ],
+    ids=["types-object", "bare-list", "reference-shape", "top-level-file"],
+)
+async def test_three_step_flow_on_every_reply_shape(docs_dir: Path, quirks: Quirks) -> None:
+    default = Scenario.default()
+    scenario = Scenario(levels=default.levels, steps=default.steps, initial_level=1, quirks=quirks)
+    async with Sandbox(scenario) as sb:
+        user = sb.create_user()
+        async with make_client(sb, user) as client:
+            result = await kycflow.WizardRunner(client, kycflow.DirectoryProvider(docs_dir)).run()
+        assert [s.type_id for s in result.steps] == [2, 3, 4]
+        assert_committed_once(sb, user)
 
 
 async def test_a_second_run_after_completion_starts_the_next_procedure(
@@ -156,7 +180,8 @@ async def test_final_step_on_the_first_call(sb: Sandbox, docs_dir: Path) -> None
     assert result.final_step.code == 202
     assert result.steps == ()
     assert [r.route for r in sb.requests(user=user.email)] == ["wizard"]
-    assert sb.uploads(user) == [] and sb.submissions(user) == []
+    assert sb.uploads(user) == []
+    assert sb.submissions(user) == []
 
 
 async def test_missing_documents_name_the_types_and_upload_nothing_for_the_step(
@@ -178,7 +203,8 @@ async def test_missing_documents_name_the_types_and_upload_nothing_for_the_step(
     assert [s.type for s in sb.submissions(user)] == [2]
     assert len(sb.requests(route="upload", user=user.email)) == 1
     assert len(sb.requests(route="submit", user=user.email)) == 1
-    assert isinstance(events[-1], Failed) and events[-1].error == "MissingDocumentError"
+    assert isinstance(events[-1], Failed)
+    assert events[-1].error == "MissingDocumentError"
 
 
 async def test_a_stalled_wizard_raises_after_each_type_was_tried_once(tmp_path: Path) -> None:
@@ -200,7 +226,8 @@ async def test_a_stalled_wizard_raises_after_each_type_was_tried_once(tmp_path: 
             assert time.monotonic() - started < 5
         submits = sb.requests(route="submit", user=user.email)
         # Step 1 once; the stalled step once with each alternative, never one type twice.
-        assert len(submits) == 3 and all(r.status == 200 for r in submits)
+        assert len(submits) == 3
+        assert all(r.status == 200 for r in submits)
         assert [s.type for s in sb.submissions(user)] == [3]
         assert sb.duplicates() == []
 
@@ -222,7 +249,8 @@ async def test_the_run_deadline_ends_a_slow_upload_in_bounded_time(docs_dir: Pat
         assert isinstance(info.value, TimeoutError)  # catchable as a timeout too
         assert "0.3" in str(info.value)
         assert not any(isinstance(e, FileUploaded) for e in events)
-        assert isinstance(events[-1], Failed) and events[-1].error == "WizardDeadlineError"
+        assert isinstance(events[-1], Failed)
+        assert events[-1].error == "WizardDeadlineError"
         assert sb.submissions(user) == []
 
 

@@ -56,6 +56,70 @@ async def test_ambiguous_submit_completes_with_each_step_committed_once(
         assert len(sb.requests(route="wizard", user=user.email)) == 2  # start + one re-read
 
 
+async def test_a_submit_slower_than_the_client_timeout_is_settled_without_a_duplicate(
+    docs_dir: Path,
+) -> None:
+    faults = Faults(slow_delay=0.6).fail_next("submit", "slow")
+    async with Sandbox(faults=faults) as sb:
+        user = sb.create_user()
+        async with make_client(sb, user, timeout=0.3) as client:
+            result = await kycflow.WizardRunner(client, kycflow.DirectoryProvider(docs_dir)).run()
+        await asyncio.sleep(0.5)  # let the stalled handler finish, whatever it does
+        assert result.done
+        assert_committed_once(sb, user)
+        assert sb.duplicates() == []
+        assert result.retries + sum(s.reconciled for s in result.steps) == 1
+
+
+async def test_cancelled_during_submit_then_resumed(docs_dir: Path) -> None:
+    async with Sandbox(faults=Faults(slow_delay=0.5)) as sb:
+        user = sb.create_user()
+        store = kycflow.MemoryCheckpointStore()
+        provider = kycflow.DirectoryProvider(docs_dir)
+        in_flight = asyncio.Event()
+
+        class WatchingStore(kycflow.MemoryCheckpointStore):
+            async def save(self, key: str, checkpoint: kycflow.Checkpoint) -> None:
+                await store.save(key, checkpoint)
+                if checkpoint.submit_in_flight and len(checkpoint.steps) == 1:
+                    in_flight.set()
+
+        def stall_step_2(event: WizardEvent) -> None:
+            if isinstance(event, StepSubmitted) and event.step == 1:
+                sb.faults.fail_next("submit", "slow")
+
+        async with make_client(sb, user) as client:
+            task = asyncio.create_task(
+                kycflow.WizardRunner(
+                    client,
+                    provider,
+                    checkpoint_store=WatchingStore(),
+                    checkpoint_key="k",
+                    on_event=stall_step_2,
+                ).run()
+            )
+            async with asyncio.timeout(5):
+                await in_flight.wait()
+            await asyncio.sleep(0.1)  # the submit is on the wire, its reply 0.5 s away
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            cp = await store.load("k")
+            assert cp is not None
+            assert cp.submit_in_flight
+            assert cp.current is not None
+            assert cp.current.type_id == 3
+            await asyncio.sleep(0.6)  # whatever the stalled handler does, it has done it
+            result = await kycflow.WizardRunner(
+                client, provider, checkpoint_store=store, checkpoint_key="k"
+            ).run()
+        assert result.done
+        assert result.resumed
+        assert result.steps[1].files == tuple(cp.current.submitted_files)
+        assert_committed_once(sb, user)
+        assert len(sb.uploads(user)) == 3
+
+
 @pytest.mark.parametrize(("kind", "status"), [("reset_after", None), ("5xx", 500)])
 async def test_ambiguous_upload_is_uploaded_again_and_the_orphan_is_never_submitted(
     docs_dir: Path, kind: str, status: int | None
@@ -81,11 +145,14 @@ async def test_resume_after_a_crash_between_upload_and_submit(docs_dir: Path) ->
         async with make_client(sb, user) as client:
             box: list[asyncio.Task[kycflow.WizardResult]] = []
 
-            def crash_after_step_2_upload(event: WizardEvent) -> None:
+            async def crash_after_step_2_upload(event: WizardEvent) -> None:
                 # FileUploaded is emitted after the checkpoint holding the upload was saved:
-                # the process "dies" with the file stored and the step not yet submitted.
+                # the process "dies" right there, the file stored and the step not submitted.
+                # The run may be executing this very callback, so the cancellation must land
+                # on an await inside it, not on a later one of the runner.
                 if isinstance(event, FileUploaded) and event.step == 2:
                     box[0].cancel()
+                    await asyncio.sleep(0)
 
             first = kycflow.WizardRunner(
                 client,
@@ -99,9 +166,11 @@ async def test_resume_after_a_crash_between_upload_and_submit(docs_dir: Path) ->
                 await asyncio.wait_for(box[0], 5)
 
             cp = await store.load("alice")
-            assert cp is not None and not cp.done
+            assert cp is not None
+            assert not cp.done
             assert [s.type_id for s in cp.steps] == [2]
-            assert cp.current is not None and cp.current.type_id == 3
+            assert cp.current is not None
+            assert cp.current.type_id == 3
             assert cp.current.submit_in_flight is False
             (selfie_upload,) = cp.current.uploads
             assert [s.type for s in sb.submissions(user)] == [2]
@@ -115,7 +184,8 @@ async def test_resume_after_a_crash_between_upload_and_submit(docs_dir: Path) ->
                 on_event=events.append,
             ).run()
 
-        assert result.done and result.resumed
+        assert result.done
+        assert result.resumed
         assert [s.type_id for s in result.steps] == [2, 3, 4]
         assert result.steps[1].files == (selfie_upload.path,)
         reused = [e for e in events if isinstance(e, FileUploaded) and e.reused]
@@ -126,12 +196,11 @@ async def test_resume_after_a_crash_between_upload_and_submit(docs_dir: Path) ->
         assert len(submits(sb, user)) == 3
         assert_committed_once(sb, user)
         final = await store.load("alice")
-        assert final is not None and final.done
+        assert final is not None
+        assert final.done
 
 
-@pytest.mark.parametrize(
-    ("kind", "committed"), [("reset_after", True), ("reset_before", False)]
-)
+@pytest.mark.parametrize(("kind", "committed"), [("reset_after", True), ("reset_before", False)])
 async def test_resume_after_a_run_killed_with_its_submit_in_flight(
     docs_dir: Path, kind: str, committed: bool
 ) -> None:
@@ -156,18 +225,23 @@ async def test_resume_after_a_run_killed_with_its_submit_in_flight(
                     on_event=break_step_2,
                 ).run()
             cp = await store.load("alice")
-            assert cp is not None and cp.submit_in_flight
+            assert cp is not None
+            assert cp.submit_in_flight
             assert cp.current is not None
             in_flight = list(cp.current.submitted_files)
             assert len(sb.submissions(user)) == (2 if committed else 1)
 
             events: list[WizardEvent] = []
             result = await kycflow.WizardRunner(
-                client, provider, checkpoint_store=store, checkpoint_key="alice",
+                client,
+                provider,
+                checkpoint_store=store,
+                checkpoint_key="alice",
                 on_event=events.append,
             ).run()
 
-        assert result.done and result.resumed
+        assert result.done
+        assert result.resumed
         assert result.steps[1].files == tuple(in_flight)
         assert result.steps[1].reconciled is committed
         step2 = [e for e in events if isinstance(e, StepSubmitted) and e.step == 2]
@@ -178,7 +252,7 @@ async def test_resume_after_a_run_killed_with_its_submit_in_flight(
 
 
 def _acquired(connector: aiohttp.BaseConnector) -> int:
-    return len(connector._acquired)  # noqa: SLF001 - no public count of connections in use
+    return len(connector._acquired)
 
 
 async def test_cancel_mid_upload_releases_the_file_and_the_connection(tmp_path: Path) -> None:
@@ -194,6 +268,7 @@ async def test_cancel_mid_upload_releases_the_file_and_the_connection(tmp_path: 
         connector = aiohttp.TCPConnector()
         client = make_client(sb, user, connector=connector)
         try:
+
             def stall_the_big_upload(event: WizardEvent) -> None:
                 if isinstance(event, StepSubmitted) and event.step == 1:
                     sb.faults.fail_next("upload", "slow")
@@ -222,7 +297,8 @@ async def test_cancel_mid_upload_releases_the_file_and_the_connection(tmp_path: 
             assert open_fds_to(big) == 0
             assert _acquired(connector) == 0
             cp = await store.load("k")
-            assert cp is not None and not cp.done
+            assert cp is not None
+            assert not cp.done
             # The checkpoint says what the sandbox recorded: step 1 committed with its file,
             # nothing of step 2 stored and no submit in flight.
             (sub,) = sb.submissions(user)
@@ -234,8 +310,9 @@ async def test_cancel_mid_upload_releases_the_file_and_the_connection(tmp_path: 
             result = await kycflow.WizardRunner(
                 client, provider, checkpoint_store=store, checkpoint_key="k"
             ).run()
-            assert result.done and result.resumed
+            assert result.done
+            assert result.resumed
             assert_committed_once(sb, user)
         finally:
             await client.aclose()
-        assert connector.closed
+            await connector.close()  # a caller's connector is the caller's to close

@@ -1,4 +1,4 @@
-"""The ``kycflow`` command: ``demo``, ``run``, ``history`` and ``sandbox``.
+"""The ``kycflow`` command: ``demo``, ``run``, ``batch``, ``history`` and ``sandbox``.
 
 Each subcommand is a module with ``register(subparsers)``, which adds its parser and sets
 ``handler`` (a function of the parsed arguments returning the exit code). Adding a command is
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import demo, history, run, sandbox
+from . import batch, demo, history, run, sandbox
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -23,7 +23,7 @@ from ._common import (
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (demo, run, history, sandbox)
+COMMANDS = (demo, run, batch, history, sandbox)
 
 _EPILOG = """\
 exit codes: 0 done, 1 API or network error, 2 usage or bad local input,
@@ -77,4 +77,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         secrets.clear()
         sys.stdout.flush()
-

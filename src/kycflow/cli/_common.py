@@ -280,7 +280,8 @@ async def authenticate(client: Client, auth: AuthArgs) -> Client:
     """A view of ``client`` that sends the user's token, signing in first if asked to."""
     if auth.token is not None:
         return client.with_auth(BearerToken(auth.token))
-    assert auth.email is not None and auth.password is not None
+    if auth.email is None or auth.password is None:
+        raise UsageError("authenticate with --token or --email/--password")
 
     async def second_factor(kind: str) -> str:
         if auth.otp is not None:
@@ -335,8 +336,10 @@ def describe_error(exc: BaseException) -> str:
 
 def _type_label(doc_type: Any) -> str:
     if isinstance(doc_type, DocumentType):
-        return f"{doc_type.description} (type {doc_type.id})" if doc_type.description else (
-            f"type {doc_type.id}"
+        return (
+            f"{doc_type.description} (type {doc_type.id})"
+            if doc_type.description
+            else (f"type {doc_type.id}")
         )
     return str(doc_type)
 

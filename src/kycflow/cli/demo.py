@@ -84,7 +84,9 @@ async def _demo() -> None:
 
         async with Client(sandbox.base_url) as client:
             session = await client.sign_in(user.email, user.password, second_factor=second_factor)
-            console.print(f"Signed in as [bold]{user.email}[/bold] (email, password, {SECOND_FACTOR})")
+            console.print(
+                f"Signed in as [bold]{user.email}[/bold] (email, password, {SECOND_FACTOR})"
+            )
             alice = client.with_auth(session)
             with sample_documents() as folder:
                 provider = DescribingProvider(DirectoryProvider(folder))

@@ -70,6 +70,4 @@ def handle(args: argparse.Namespace) -> int:
 async def _fetch(auth: AuthArgs, limit: int) -> VerificationPage:
     async with make_client(auth) as client:
         user = await authenticate(client, auth)
-        return await user.verifications.list(
-            limit=limit, sort_by="createTime", sort_order="desc"
-        )
+        return await user.verifications.list(limit=limit, sort_by="createTime", sort_order="desc")

@@ -60,9 +60,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="TYPE=FILE[,FILE...]",
         help="map a type id or description to files relative to DIR (repeatable)",
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as one JSON document"
-    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 

@@ -13,7 +13,7 @@ from aiohttp.payload import AsyncIterablePayload
 
 from .._logging import get_logger
 from ..documents import Document
-from ..errors import DocumentError, ProtocolError
+from ..errors import APIError, DocumentError, ProtocolError
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions
@@ -41,20 +41,38 @@ def as_document(
     raise DocumentError(f"cannot upload a {type(source).__name__}: pass a Document, path or bytes")
 
 
+async def _capped(
+    stream: AsyncIterator[bytes], limit: int, tripped: list[bool]
+) -> AsyncIterator[bytes]:
+    # A stream of unknown (or understated) size passed ``validate``: stop it at the limit, so
+    # at most ``limit`` bytes leave and the server stores nothing.
+    sent = 0
+    async for chunk in stream:
+        sent += len(chunk)
+        if sent > limit:
+            tripped.append(True)
+            raise DocumentError("the document is over the upload size limit")
+        yield chunk
+
+
 @contextlib.asynccontextmanager
-async def _multipart(document: Document, field: str, chunk_size: int) -> AsyncIterator[Any]:
+async def _multipart(
+    document: Document, field: str, chunk_size: int, limit: int, tripped: list[bool]
+) -> AsyncIterator[Any]:
     stream = document.open_stream(chunk_size)
+    body = _capped(stream, limit, tripped)
     try:
         writer = aiohttp.MultipartWriter("form-data")
         part = writer.append_payload(
             AsyncIterablePayload(
-                stream, content_type=document.content_type or "application/octet-stream"
+                body, content_type=document.content_type or "application/octet-stream"
             )
         )
         part.set_content_disposition("form-data", name=field, filename=document.name)
         yield writer
     finally:
         # Also on cancellation: the file handle behind the stream must not outlive the call.
+        await _close_stream(body)
         await _close_stream(stream)
 
 
@@ -103,12 +121,22 @@ class Files:
             max_bytes=client.max_upload_bytes, allowed_types=config.allowed_types
         )
         call = client.call_options(options, upload=True)
-        _, payload = await client.request(
-            "POST",
-            config.path,
-            options=call,
-            body=lambda: _multipart(doc, config.field, config.chunk_size),
-        )
+        limit = client.max_upload_bytes
+        tripped: list[bool] = []
+        try:
+            _, payload = await client.request(
+                "POST",
+                config.path,
+                options=call,
+                body=lambda: _multipart(doc, config.field, config.chunk_size, limit, tripped),
+            )
+        except APIError:
+            if tripped:
+                raise DocumentError(
+                    f"document {doc.name} streamed more than the limit of {limit} bytes",
+                    name=doc.name,
+                ) from None
+            raise
         try:
             stored = config.extract(payload)
         except Exception as exc:  # a user-supplied extractor: no KeyError may escape

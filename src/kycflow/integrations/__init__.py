@@ -1,0 +1,2 @@
+"""Integrations with other frameworks. Each module imports its framework lazily, so
+``import kycflow`` never needs them: install the matching extra (``kycflow[arq]``)."""
