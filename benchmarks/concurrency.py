@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -65,7 +66,7 @@ async def one_run(
         if result.done:
             gauge.done += 1
     except kycflow.KycflowError as exc:
-        gauge.failed.append(type(exc).__name__)
+        gauge.failed.append(f"{type(exc).__name__}: {exc}")
     finally:
         gauge.now -= 1
 
@@ -74,10 +75,8 @@ async def sample_rss(stop: asyncio.Event, peaks: list[int], interval: float) -> 
     """Track the highest VmRSS seen (VmHWM also covers what happened between samples)."""
     while not stop.is_set():
         peaks.append(_bench.proc_status()["VmRSS"])
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -145,6 +144,7 @@ async def main_async(args: argparse.Namespace) -> None:
         ("memory per in-flight run (KiB)", per_run_kib),
         ("runs completed after the fault was lifted", gauge.done),
         ("runs failed", len(gauge.failed)),
+        ("first failure", gauge.failed[0][:60] if gauge.failed else "-"),
         ("sandbox: procedures completed", completed),
         ("sandbox: requests", records["requests"]["total"]),
         (

@@ -46,6 +46,7 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 REDACTED_EXCERPT = "[redacted]"
+REPORTED_RETRY_CAP = 86_400.0
 
 
 def excerpt(body: bytes | str, limit: int = ERROR_EXCERPT_CHARS) -> str:
@@ -287,7 +288,11 @@ def error_from_response(
     }
     if cls is RateLimitError:
         return RateLimitError(
-            message, retry_after=parse_retry_after(headers.get("Retry-After"), now), **kwargs
+            message,
+            # The server's own figure (a sign-in lockout says 600 s): the transport caps only
+            # how long it waits itself (max_retry_after).
+            retry_after=parse_retry_after(headers.get("Retry-After"), now, cap=REPORTED_RETRY_CAP),
+            **kwargs,
         )
     return cls(message, **kwargs)
 

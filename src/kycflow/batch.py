@@ -56,7 +56,7 @@ _SPEC_KEYS = frozenset({"key", "token", "token_env", "documents", "map", "meta"}
 _log = structlog.get_logger("kycflow")
 
 
-class BatchClient(Protocol):
+class BatchClient(WizardClient, Protocol):
     """What ``run_many`` needs of a client: ``kycflow.Client`` (its ``with_auth`` views run the
     jobs, all over the one connection pool)."""
 
@@ -327,7 +327,7 @@ async def run_many(
             events = None if on_event is None else _job_events(on_event, job.key)
             options = {**shared_options, **job.runner_options}
             runner = WizardRunner(
-                client.with_auth(job.auth),
+                client if job.auth is None else client.with_auth(job.auth),
                 job.provider,
                 checkpoint_store=checkpoint_store,
                 checkpoint_key=checkpoint_prefix + job.key if checkpoint_store else None,

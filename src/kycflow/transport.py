@@ -82,20 +82,22 @@ def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientT
 
     A float caps the whole call and also bounds connect and each socket read. ``None`` means no
     total cap, yet connect and socket reads stay bounded (a bare ``ClientTimeout()`` would wait
-    forever).
+    forever). The connect bound is ``sock_connect``, the TCP/TLS connect itself: aiohttp's
+    ``connect`` also counts the wait for a free pooled connection, which with many users on one
+    pool is normal queueing, not a server that cannot be reached.
     """
     if isinstance(value, aiohttp.ClientTimeout):
         return value
     if value is None:
         return aiohttp.ClientTimeout(
-            total=None, connect=DEFAULT_CONNECT_TIMEOUT, sock_read=DEFAULT_READ_TIMEOUT
+            total=None, sock_connect=DEFAULT_CONNECT_TIMEOUT, sock_read=DEFAULT_READ_TIMEOUT
         )
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigurationError("timeout must be a positive number of seconds")
     seconds = float(value)
     return aiohttp.ClientTimeout(
         total=seconds,
-        connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
+        sock_connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
         sock_read=min(DEFAULT_READ_TIMEOUT, seconds),
     )
 

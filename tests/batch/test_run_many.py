@@ -154,12 +154,11 @@ class InstantWizard:
 class InstantClient:
     """A client whose wizard is already done: isolates run_many's own costs."""
 
-    class View:
-        wizard = InstantWizard()
-        files: Any = None
+    wizard = InstantWizard()
+    files: Any = None
 
-    def with_auth(self, auth: Any) -> InstantClient.View:
-        return self.View()
+    def with_auth(self, auth: Any) -> InstantClient:
+        return self
 
 
 async def test_a_pool_of_workers_consumes_jobs_lazily() -> None:
@@ -268,3 +267,14 @@ async def test_events_are_forwarded_with_the_job_key(
         names = [name for key, name in seen if key == job.key]
         assert names.count("wizard.step_submitted") == 3
         assert names[-1] == "wizard.completed"
+
+
+async def test_a_job_without_auth_runs_with_the_clients_own(
+    sandbox: Sandbox, docs_dir: Path
+) -> None:
+    user = sandbox.create_user()
+    job = BatchJob(key="own", auth=None, provider=DirectoryProvider(docs_dir))
+    async with kycflow.Client(sandbox.base_url, auth=BearerToken(user.access_token)) as own:
+        (result,) = await run_many([job], client=own)
+    assert result.ok, result.error
+    assert len(sandbox.completed_procedures(user)) == 1

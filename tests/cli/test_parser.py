@@ -58,7 +58,7 @@ def test_every_command_module_registers_a_handler() -> None:
 
 
 def _minimal(name: str) -> list[str]:
-    return {"run": ["--documents", "."]}.get(name, [])
+    return {"run": ["--documents", "."], "batch": ["jobs.jsonl"]}.get(name, [])
 
 
 def test_verbose_is_accepted_before_and_after_the_command() -> None:

@@ -169,9 +169,7 @@ def _run(coro: Awaitable[Any]) -> Any:
 def _scripted(replies: list[Any]) -> kycflow.Requester:
     queue = list(replies)
 
-    async def requester(
-        method: str, path: str, *, json: Any = None, sign_in: bool = False
-    ) -> Any:
+    async def requester(method: str, path: str, *, json: Any = None, sign_in: bool = False) -> Any:
         return queue.pop(0) if queue else None
 
     return requester
@@ -181,7 +179,7 @@ async def _factor(kind: str) -> str:
     return "123456"
 
 
-@PURE
+@settings(PURE, max_examples=200)
 @given(replies=st.lists(auth_payloads, min_size=3, max_size=5))
 def test_sign_in_replies_raise_only_kycflow_errors(replies: list[Any]) -> None:
     try:
@@ -280,7 +278,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     target = args[0]
     if isinstance(target, str | bytes | os.PathLike):
         try:
-            if os.path.realpath(target) == secret:  # type: ignore[arg-type]
+            if os.path.realpath(target) == secret:
                 _watch["opened"].append(target)
         except (OSError, ValueError):
             pass
@@ -366,7 +364,7 @@ def test_directory_provider_never_leaves_its_root(
     try:
         for provider_args in ((jail, {2: values}), (jail, {description or "x": values}), (jail,)):
             try:
-                provider = kycflow.DirectoryProvider(*provider_args)  # type: ignore[arg-type]
+                provider = kycflow.DirectoryProvider(*provider_args)
                 docs = _run(provider.documents_for(doc_type))
             except KycflowError:
                 continue
@@ -395,4 +393,6 @@ def test_directory_provider_confinement_check_can_fail(jail: Path) -> None:
         with pytest.raises(kycflow.DocumentError):
             _run(kycflow.DirectoryProvider(jail, {2: rel}).documents_for(DocumentType(id=2)))
     with pytest.raises(kycflow.DocumentError):
-        _run(kycflow.DirectoryProvider(jail).documents_for(DocumentType(id=3, description="Selfie")))
+        _run(
+            kycflow.DirectoryProvider(jail).documents_for(DocumentType(id=3, description="Selfie"))
+        )

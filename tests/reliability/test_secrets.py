@@ -8,7 +8,7 @@ import base64
 import logging
 import traceback
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -22,8 +22,17 @@ OTP = "OTP9x7Q2zz"
 MARKERS = [b"DOCMARKER-passport-7f3a9c", b"DOCMARKER-selfie-1b2c3d", b"DOCMARKER-address-9e8d7c"]
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256))
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
-AIOHTTP_LOGGERS = ["aiohttp", "aiohttp.client", "aiohttp.server", "aiohttp.access",
-                   "aiohttp.internal", "aiohttp.web", "aiohttp.websocket", "asyncio", "kycflow"]  # fmt: skip
+AIOHTTP_LOGGERS = [
+    "aiohttp",
+    "aiohttp.client",
+    "aiohttp.server",
+    "aiohttp.access",
+    "aiohttp.internal",
+    "aiohttp.web",
+    "aiohttp.websocket",
+    "asyncio",
+    "kycflow",
+]
 
 
 def forms(secret: str | bytes) -> set[str]:
@@ -64,7 +73,7 @@ def capture() -> Iterator[tuple[Capture, list[str]]]:
         logging.getLogger(name).setLevel(logging.DEBUG)
     events: list[str] = []
 
-    def keep(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    def keep(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         events.append(repr(event))  # the raw event: no redaction in the way
         return event
 

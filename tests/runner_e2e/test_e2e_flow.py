@@ -254,19 +254,37 @@ async def test_the_run_deadline_ends_a_slow_upload_in_bounded_time(docs_dir: Pat
         assert sb.submissions(user) == []
 
 
-async def test_readme_quickstart(sb: Sandbox, tmp_path: Path) -> None:
-    """The quickstart pattern: a Client, a folder of documents, a WizardRunner."""
+async def test_readme_quickstart(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's quickstart, verbatim but for the base URL and token."""
     user = sb.create_user()
-    documents = copy_assets(tmp_path / "documents", ASSETS)
+    copy_assets(tmp_path / "documents", ASSETS)
+    monkeypatch.chdir(tmp_path)
     base_url, token = sb.base_url, user.access_token
 
     # -- the snippet ----------------------------------------------------------------------------
     async with kycflow.Client(base_url, auth=kycflow.BearerToken(token)) as client:
-        runner = kycflow.WizardRunner(client, kycflow.DirectoryProvider(documents))
+        runner = kycflow.WizardRunner(client, kycflow.DirectoryProvider("./documents"))
         result = await runner.run()
-    print("verified:", result.done, [step.type_description for step in result.steps])
+        print(result.done, [(s.type_description, s.files) for s in result.steps])
     # ---------------------------------------------------------------------------------------------
 
-    assert result.done
+    assert capsys.readouterr().out.startswith("True [('Passport', ('u")
     assert [s.type_description for s in result.steps] == ["Passport", "Selfie", "Proof of address"]
     assert_committed_once(sb, user)
+
+
+async def test_readme_sandbox_snippet(docs_dir: Path) -> None:
+    """README's sandbox section: a seeded fault rate on submits, then the exactly-once check."""
+    provider = kycflow.DirectoryProvider(docs_dir)
+    faults = Faults.from_dict({"seed": 7, "rates": {"submit": {"reset_after": 0.2}}})
+    async with Sandbox(Scenario.default(), faults=faults) as sb:
+        users = sb.create_users(5)
+        for user in users:
+            auth = kycflow.BearerToken(user.access_token)
+            async with kycflow.Client(sb.base_url, auth=auth) as client:
+                await kycflow.WizardRunner(client, provider).run()
+        sb.assert_each_step_submitted_once()
+        assert sb.faults_injected(route="submit", kind="reset_after")  # the faults did happen
+        assert all(sb.level_of(u) == 2 for u in users)

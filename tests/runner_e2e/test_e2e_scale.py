@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from e2ekit import assert_committed_once, make_client, submits
 
@@ -16,7 +17,7 @@ USERS = 30
 
 
 async def _run_all(
-    sb: Sandbox, docs_dir: Path, **runner_kwargs: object
+    sb: Sandbox, docs_dir: Path, **runner_kwargs: Any
 ) -> tuple[kycflow.Client, list[kycflow.WizardResult]]:
     users = sb.create_users(USERS)
     provider = kycflow.DirectoryProvider(docs_dir)
@@ -24,10 +25,7 @@ async def _run_all(
         views = [client.with_auth(kycflow.BearerToken(u.access_token)) for u in users]
         async with asyncio.timeout(8):
             results = await asyncio.gather(
-                *(
-                    kycflow.WizardRunner(view, provider, **runner_kwargs).run()  # type: ignore[arg-type]
-                    for view in views
-                )
+                *(kycflow.WizardRunner(view, provider, **runner_kwargs).run() for view in views)
             )
         # Views share the root client's one transport (one pool); closing a view is a no-op.
         assert {id(v.transport) for v in views} == {id(client.transport)}
@@ -80,22 +78,25 @@ async def test_many_users_concurrently_under_seeded_faults(docs_dir: Path) -> No
         )
 
 
-async def _sleep_on_selfie(doc_type: DocumentType, docs_dir: Path, delay: float) -> object:
-    if doc_type.id == 3:
-        await asyncio.sleep(delay)  # the access token expires while the user takes a selfie
-    return await kycflow.DirectoryProvider(docs_dir).documents_for(doc_type)
+def _slow_selfie_provider(docs_dir: Path, delay: float) -> kycflow.CallableProvider:
+    inner = kycflow.DirectoryProvider(docs_dir)
+
+    async def lookup(doc_type: DocumentType) -> list[kycflow.Document] | None:
+        if doc_type.id == 3:
+            await asyncio.sleep(delay)  # the access token expires while the user takes a selfie
+        return await inner.documents_for(doc_type)
+
+    return kycflow.CallableProvider(lookup)
 
 
 async def test_token_refresh_after_a_401_mid_run(docs_dir: Path) -> None:
-    async with Sandbox(access_token_ttl=0.3) as sb:
+    async with Sandbox(access_token_ttl=0.6) as sb:
         user = sb.create_user()
         first_token = user.access_token
         # No expiry known to the client: it learns from the 401 and refreshes once.
         # (A margin under the TTL: the default 30 s would make every later request refresh.)
         auth = kycflow.SessionAuth(user.access_token, user.refresh_token, refresh_margin=0.05)
-        provider = kycflow.CallableProvider(
-            lambda t: _sleep_on_selfie(t, docs_dir, 0.4)  # type: ignore[arg-type,return-value]
-        )
+        provider = _slow_selfie_provider(docs_dir, 0.7)
         async with make_client(sb, auth=auth) as client:
             result = await kycflow.WizardRunner(client, provider).run()
         assert result.done
@@ -112,13 +113,11 @@ async def test_token_refresh_after_a_401_mid_run(docs_dir: Path) -> None:
 
 
 async def test_token_refresh_before_expiry_after_signing_in(docs_dir: Path) -> None:
-    async with Sandbox(access_token_ttl=0.5, throttle_signin=False) as sb:
+    async with Sandbox(access_token_ttl=1.0, throttle_signin=False) as sb:
         user = sb.create_user()
-        provider = kycflow.CallableProvider(
-            lambda t: _sleep_on_selfie(t, docs_dir, 0.5)  # type: ignore[arg-type,return-value]
-        )
+        provider = _slow_selfie_provider(docs_dir, 0.8)
         async with make_client(sb) as client:
-            session = await client.sign_in(user.email, user.password, refresh_margin=0.2)
+            session = await client.sign_in(user.email, user.password, refresh_margin=0.5)
             assert session.expires_at is not None
             alice = client.with_auth(session)
             result = await kycflow.WizardRunner(alice, provider).run()

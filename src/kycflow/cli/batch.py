@@ -77,7 +77,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--retries",
-        type=positive_int,
+        type=_retries,
         default=None,
         help="retries of a failed request (default: the client's)",
     )
@@ -86,6 +86,16 @@ def register(subparsers: Subparsers) -> None:
     )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
+
+
+def _retries(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, not {text!r}")
+    return value
 
 
 def load_jobs(path: Path) -> list[BatchJob]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from typing import TextIO
 
@@ -45,31 +44,22 @@ async def serve_with_user(
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """What ``kycflow.testing.serve`` does, plus a user whose credentials are printed.
+    """``kycflow.testing.serve_async`` plus a ready-made user whose credentials are printed."""
+    from ..testing import Sandbox, serve_async
 
-    ``serve`` builds its Sandbox internally and gives no handle on it, and the user must be
-    created on the very instance that serves, so the few lines of serving are repeated here.
-    """
-    from ..testing import Faults, Sandbox, Scenario
+    stream = out or sys.stdout
 
-    out = out or sys.stdout
-    scenario = Scenario.load(scenario_file) if scenario_file else Scenario.default()
-    sandbox = Sandbox(scenario, faults=Faults(seed=seed), host=host, port=port)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-    async with sandbox:
+    def announce(sandbox: Sandbox) -> None:
         user = sandbox.create_user("demo@sandbox.test", "demo-password")
         # The first line is parseable: a parent process reads the URL (and port) from it.
-        print(f"kycflow sandbox listening on {sandbox.base_url}", file=out)
-        print(f"  user:     {user.email}", file=out)
-        print(f"  password: {user.password}", file=out)
-        print(f"  token:    {user.access_token}", file=out)
+        print(f"kycflow sandbox listening on {sandbox.base_url}", file=stream)
+        print(f"  user:     {user.email}", file=stream)
+        print(f"  password: {user.password}", file=stream)
+        print(f"  token:    {user.access_token}", file=stream)
         print(
             f"try: kycflow history --base-url {sandbox.base_url} --token {user.access_token}",
-            file=out,
+            file=stream,
         )
-        print("Press Ctrl-C to stop.", file=out, flush=True)
-        await stop.wait()
+        print("Press Ctrl-C to stop.", file=stream, flush=True)
+
+    await serve_async(host, port, scenario_file, seed, on_ready=announce, stop=stop, announce=False)

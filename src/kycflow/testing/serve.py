@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +25,33 @@ async def serve_async(
     seed: int = 0,
     *,
     faults: Faults | None = None,
-    ready: asyncio.Event | None = None,
+    on_ready: Callable[[Sandbox], Awaitable[None] | None] | None = None,
+    stop: asyncio.Event | None = None,
     announce: bool = True,
     **sandbox_kwargs: Any,
 ) -> None:
-    """Serve until cancelled or sent SIGINT/SIGTERM. Prints the base URL when ``announce``."""
+    """Serve until ``stop`` is set, the task is cancelled, or SIGINT/SIGTERM arrives.
+
+    Prints the base URL when ``announce``; then calls ``on_ready(sandbox)`` (sync or async),
+    which may create users or print more.
+    """
     scenario = Scenario.load(scenario_file) if scenario_file else Scenario.default()
     sandbox = Sandbox(
         scenario, faults=faults or Faults(seed=seed), host=host, port=port, **sandbox_kwargs
     )
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
     async with sandbox:
         if announce:
             # One parseable line: a parent process reads the port from it when it asked for 0.
             print(f"kycflow sandbox listening on {sandbox.base_url}", flush=True)
-        if ready is not None:
-            ready.set()
+        if on_ready is not None:
+            outcome = on_ready(sandbox)
+            if outcome is not None:
+                await outcome
         await stop.wait()
 
 
