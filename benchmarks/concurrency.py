@@ -122,6 +122,7 @@ async def main_async(args: argparse.Namespace) -> None:
             # Hold the fault long enough for every run to start and settle in its wait.
             await asyncio.sleep(args.slow * 0.8)
             in_flight_at_peak = gauge.now
+            reached_first_step = provider.first_step_calls
             peak_sample = max(rss)
             hwm = _bench.proc_status()["VmHWM"]
             await admin.set_faults({})
@@ -130,6 +131,7 @@ async def main_async(args: argparse.Namespace) -> None:
             stop.set()
             await sampler
             records = await admin.records()
+            whole_hwm = _bench.proc_status()["VmHWM"]
 
     peak = max(peak_sample, hwm)
     per_run_kib = (peak - baseline["VmRSS"]) / args.runs
@@ -138,10 +140,12 @@ async def main_async(args: argparse.Namespace) -> None:
         ("runs started", args.runs),
         ("peak runs in flight at once (counter around run())", gauge.peak),
         (f"runs in flight {args.slow * 0.8:.0f} s after start", in_flight_at_peak),
-        ("runs that reached their first step (provider counter)", provider.first_step_calls),
+        ("... of which had reached their first step (provider counter)", reached_first_step),
         ("baseline VmRSS (MiB)", baseline["VmRSS"] / 1024),
         ("peak VmRSS while in flight (MiB, max of samples and VmHWM)", peak / 1024),
         ("memory per in-flight run (KiB)", per_run_kib),
+        ("peak VmHWM over the whole benchmark, incl. the drain (MiB)", whole_hwm / 1024),
+        ("same, per run (KiB)", (whole_hwm - baseline["VmRSS"]) / args.runs),
         ("runs completed after the fault was lifted", gauge.done),
         ("runs failed", len(gauge.failed)),
         ("first failure", gauge.failed[0][:60] if gauge.failed else "-"),

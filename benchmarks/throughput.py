@@ -168,7 +168,7 @@ async def main_async(args: argparse.Namespace) -> None:
             for flow in modes.values():  # warm-up: pools, caches, imports
                 await measure(admin, sandbox, flow, min(args.flows, 200), args.concurrency)
             results: dict[str, list[dict[str, float]]] = {name: [] for name in modes}
-            rows = []
+            rows: list[tuple[object, ...]] = []
             for number in range(1, args.rounds + 1):
                 order = list(modes) if number % 2 else list(reversed(modes))
                 for name in order:

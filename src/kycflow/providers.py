@@ -50,7 +50,8 @@ def _keyed(mapping: Mapping[int | str, _V]) -> dict[int | str, _V]:
     for key, value in mapping.items():
         if isinstance(key, int) and not isinstance(key, bool):
             out[key] = value
-        elif isinstance(key, str) and key.strip().isdigit():
+        elif isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
+            # ASCII only: str.isdigit() accepts "¹", which int() refuses.
             out[int(key.strip())] = value
         elif isinstance(key, str):
             out[normalise_key(key)] = value
@@ -88,7 +89,7 @@ def _suffix_rank(suffix: str) -> tuple[int, int] | None:
         return (0, 0)
     if suffix in _SIDE_ORDER:
         return (1, _SIDE_ORDER[suffix])
-    if suffix.isdigit():
+    if suffix.isascii() and suffix.isdigit():  # "²".isdigit() is True, int("²") fails
         return (2, int(suffix))
     return None
 

@@ -295,6 +295,7 @@ def jail(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = base / "root"
     (root / "sub").mkdir(parents=True)
     (root / "passport.jpg").write_bytes(JPEG)
+    (root / "passport_\u00b2.jpg").write_bytes(JPEG)  # "²".isdigit(), yet int("²") fails
     (root / "sub" / "id_card.jpg").write_bytes(JPEG)
     (root / "selfie.jpg").symlink_to(secret)  # a file link pointing out
     (root / "outside").symlink_to(base)  # a directory link pointing out
@@ -352,6 +353,7 @@ def _check_docs(root: Path, docs: list[kycflow.Document] | None) -> None:
     description=descriptions,
     absolute=st.booleans(),
 )
+@example(mapping="../secret.jpg", description="\u00b9", absolute=False)
 def test_directory_provider_never_leaves_its_root(
     jail: Path, mapping: list[str] | str, description: str, absolute: bool
 ) -> None:
@@ -389,7 +391,8 @@ def test_directory_provider_confinement_check_can_fail(jail: Path) -> None:
         _watch["secret"] = None
     assert _watch["opened"]
     # ... while the provider refuses every way there.
-    for rel in ("../secret.jpg", "selfie.jpg", "outside/secret.jpg", "sub/up.jpg", str(secret)):
+    hostile = ["../secret.jpg", "selfie.jpg", "outside/secret.jpg", "sub/up.jpg", str(secret)]
+    for rel in [*hostile, "loop", "passport.jpg\x00../secret.jpg", "\ud800.jpg"]:
         with pytest.raises(kycflow.DocumentError):
             _run(kycflow.DirectoryProvider(jail, {2: rel}).documents_for(DocumentType(id=2)))
     with pytest.raises(kycflow.DocumentError):

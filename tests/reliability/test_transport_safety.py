@@ -219,3 +219,42 @@ async def test_sandbox_stores_nothing_from_a_stream_over_the_limit() -> None:
             with pytest.raises(kycflow.DocumentError):
                 await client.files.upload(_stream(JPEG + b"y" * (LIMIT * 4)))
         assert sb.uploads() == []
+
+
+async def test_cookies_are_never_stored_or_shared() -> None:
+    cookies: list[str | None] = []
+
+    async def set_cookie(request: web.Request) -> web.StreamResponse:
+        cookies.append(request.headers.get("Cookie"))
+        response = web.json_response(WIZARD)
+        response.set_cookie("session", "alice-session-cookie", path="/")
+        return response
+
+    server = Recorder()
+    server.handle = set_cookie  # type: ignore[method-assign]
+    await server.start()
+    try:
+        # A host name, not an IP: aiohttp's default jar would keep this cookie and send it back.
+        base = f"http://localhost:{server.port}/api"
+        async with kycflow.Client(base, auth=kycflow.BearerToken("alice")) as client:
+            await client.wizard.start()
+            await client.with_auth(kycflow.BearerToken("bob")).wizard.start()
+            await client.wizard.start()
+    finally:
+        await server.close()
+    assert cookies == [None, None, None]
+
+
+async def test_proxy_environment_is_ignored(
+    plain_server: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy from the environment would see every token: the client never consults it.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    base = f"http://127.0.0.1:{plain_server.port}/api"
+    async with kycflow.Client(base, auth=kycflow.BearerToken(TOKEN), max_retries=0) as client:
+        step = await client.wizard.start()
+    assert step.uuid == "w-1"
+    assert plain_server.authorizations == [f"Bearer {TOKEN}"]
