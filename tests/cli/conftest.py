@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
@@ -21,14 +20,11 @@ from kycflow.testing import Sandbox, run_in_thread  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # main() configures structlog globally; other test modules must not inherit it.
-    saved = structlog.get_config()
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() configures structlog globally; tests/conftest.py restores it afterwards.
     for name in list(os.environ):
         if name.startswith("KYCFLOW_"):
             monkeypatch.delenv(name)
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -33,13 +33,18 @@ def test_demo_runs_end_to_end() -> None:
 
 @pytest.mark.timeout(60)
 def test_sandbox_serves_until_terminated() -> None:
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [*COMMAND, "sandbox", "--port", "0", "--seed", "7"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
-    )
+    ) as proc:
+        _check_serving(proc)
+    assert proc.returncode == 0
+
+
+def _check_serving(proc: subprocess.Popen[str]) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -59,5 +64,4 @@ def test_sandbox_serves_until_terminated() -> None:
             assert json.loads(reply.read())["total"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=20)
-    assert code == 0
+        proc.wait(timeout=20)
