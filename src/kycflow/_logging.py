@@ -135,31 +135,102 @@ class _StdlibFallback:
         return cls._logger
 
 
+# structlog keeps its global configuration on one object. Reading its fields is far cheaper
+# than ``get_config()`` (which builds a dict) or ``get_logger()`` (which builds a proxy and a
+# bound logger on every call); ``get_config`` stays the fallback should that object go away.
+_STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+_STDLIB_LOGGER = logging.getLogger(LOGGER_NAME)
+
+
+class _State:
+    """The bound ``kycflow`` logger and the structlog configuration it was built under."""
+
+    __slots__ = ("base", "check", "configured", "context", "factory", "processors", "wrapper")
+
+    def __init__(self) -> None:
+        cfg = _STRUCTLOG_CONFIG
+        if cfg is not None:
+            self.configured: Any = cfg.is_configured
+            self.wrapper: Any = cfg.default_wrapper_class
+            self.processors: Any = cfg.default_processors
+            self.factory: Any = cfg.logger_factory
+            self.context: Any = cfg.default_context_class
+        else:
+            conf = structlog.get_config()
+            self.configured = structlog.is_configured()
+            self.wrapper = conf["wrapper_class"]
+            self.processors = conf["processors"]
+            self.factory = conf["logger_factory"]
+            self.context = conf["context_class"]
+        # ``bind()`` on the lazy proxy assembles the configured wrapper class once.
+        self.base: Any = (
+            structlog.get_logger(LOGGER_NAME).bind() if self.configured else _StdlibFallback.get()
+        )
+        self.check: Any = getattr(self.base, "is_enabled_for", None) if self.configured else None
+
+
+_state: list[_State] = []  # at most one: the state for the current configuration
+
+
+def _resolve() -> _State:
+    # Runs on every event and level check: one comparison chain when nothing changed. Identity,
+    # not equality: two processor lists can be equal yet distinct objects. A list changed in
+    # place (as ``structlog.testing.capture_logs`` does) needs no new logger, since the bound
+    # logger holds that very list.
+    if _state:
+        state = _state[0]
+        cfg = _STRUCTLOG_CONFIG
+        try:
+            if (
+                cfg.default_processors is state.processors
+                and cfg.default_wrapper_class is state.wrapper
+                and cfg.is_configured is state.configured
+                and cfg.logger_factory is state.factory
+                and cfg.default_context_class is state.context
+            ):
+                return state
+        except AttributeError:  # structlog without that object: rebuilt every time
+            pass
+    state = _State()
+    _state[:] = [state]
+    return state
+
+
 class KycflowLogger:
     """The ``kycflow`` logger: the application's structlog configuration when it has one,
-    else the stdlib logger ``kycflow``. Chosen at each call, so configuring logging after
-    importing kycflow works."""
+    else the stdlib logger ``kycflow``. Re-resolved whenever structlog's configuration
+    changes, so configuring logging after importing kycflow works."""
 
-    __slots__ = ("_context",)
+    __slots__ = ("_bound", "_context", "_state")
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self._context: dict[str, Any] = dict(context or {})
+        self._state: _State | None = None
+        self._bound: Any = None
 
     def bind(self, **values: Any) -> KycflowLogger:
         return KycflowLogger({**self._context, **values})
 
     def _target(self) -> Any:
-        base = (
-            structlog.get_logger(LOGGER_NAME)
-            if structlog.is_configured()
-            else _StdlibFallback.get()
-        )
-        return base.bind(**self._context) if self._context else base
+        state = _resolve()
+        if not self._context:
+            return state.base
+        if self._state is not state:
+            self._bound = state.base.bind(**self._context)
+            self._state = state
+        return self._bound
 
     def is_enabled_for(self, level: int) -> bool:
-        if structlog.is_configured():
-            return is_enabled(structlog.get_logger(LOGGER_NAME), level)
-        return logging.getLogger(LOGGER_NAME).isEnabledFor(level)
+        state = _resolve()
+        if not state.configured:
+            return _STDLIB_LOGGER.isEnabledFor(level)
+        check = state.check
+        if check is None:
+            return True
+        try:
+            return bool(check(level))
+        except Exception:  # a custom wrapper class without the method's semantics
+            return True
 
     def debug(self, event: str, **values: Any) -> None:
         self._target().debug(event, **values)
@@ -184,6 +255,8 @@ def get_logger() -> KycflowLogger:
 
 def is_enabled(logger: Any, level: int) -> bool:
     """Whether ``logger`` would emit at ``level``: lets hot paths skip building events."""
+    if type(logger) is KycflowLogger:
+        return logger.is_enabled_for(level)
     check = getattr(logger, "is_enabled_for", None)
     if check is None:
         return True

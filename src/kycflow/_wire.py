@@ -143,7 +143,7 @@ def decode_json(
     sensitive: bool = False,
 ) -> Any:
     """Parse a JSON body. Empty bodies decode to None; invalid JSON is a ``ProtocolError``."""
-    if not body.strip():
+    if not body or body.isspace():  # ``isspace``: no stripped copy of every reply
         return None
     try:
         return json.loads(body)

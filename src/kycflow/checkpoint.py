@@ -31,11 +31,13 @@ __all__ = [
 ]
 
 CHECKPOINT_VERSION = 1
+# What ``json.dumps(..., separators=(",", ":"), default=list)`` would build on every call.
+_SIGNATURE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=list)
 
 
 def step_signature(step: WizardStep) -> str:
     """``step.signature()`` plus its uuid, as a JSON string that survives a round trip."""
-    return json.dumps([step.uuid, *step.signature()], separators=(",", ":"), default=list)
+    return _SIGNATURE_ENCODER.encode([step.uuid, *step.signature()])
 
 
 class _Model(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import ssl as ssl_module
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self, TypedDict, Unpack
 
 import aiohttp
@@ -81,6 +82,14 @@ class _Settings:
     timeout: aiohttp.ClientTimeout
     max_retries: int
     deadline: float | None
+
+    options: CallOptions = field(init=False, compare=False)
+    """These settings as the options of a call without overrides (shared by every view)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "options", CallOptions(self.timeout, self.max_retries, self.deadline)
+        )
 
 
 class Client:
@@ -160,6 +169,10 @@ class Client:
         self._upload = upload
         self._max_upload_bytes = max_upload_bytes
         self._root = root
+        # Resolved once per view: most calls pass no override and reuse these as they are.
+        self._defaults = settings.options
+        self._upload_defaults: CallOptions | None = None  # on first upload: it may raise
+        self._requester: Requester | None = _AuthRequester(self) if auth is not None else None
         self.verifications = Verifications(self)
         self.wizard = Wizard(self)
         self.files = Files(self)
@@ -169,6 +182,11 @@ class Client:
         view._init(
             self._transport, auth, settings, self._upload, self._max_upload_bytes, root=False
         )
+        if settings is self._settings:  # same defaults: share the resolved upload options
+            if self._upload_defaults is None:
+                with contextlib.suppress(ConfigurationError):  # raised again on upload
+                    self._upload_defaults = self._resolve_upload_defaults()
+            view._upload_defaults = self._upload_defaults
         return view
 
     def __repr__(self) -> str:
@@ -202,8 +220,8 @@ class Client:
 
     def with_auth(self, auth: Auth | None) -> Client:
         """A view that sends ``auth``, sharing this client's pool (opens nothing)."""
-        if auth is not None and not isinstance(auth, Auth):
-            raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
+        if auth is not None:
+            _check_auth(auth)
         return self._view(auth, self._settings)
 
     def with_options(self, **options: Unpack[RequestOptions]) -> Client:
@@ -237,6 +255,12 @@ class Client:
     def call_options(self, overrides: RequestOptions, *, upload: bool = False) -> CallOptions:
         """Resolve per-call overrides against this client's defaults (``upload``: the upload
         config's timeout is the default)."""
+        if not overrides:
+            if not upload:
+                return self._defaults
+            if self._upload_defaults is None:
+                self._upload_defaults = self._resolve_upload_defaults()
+            return self._upload_defaults
         _check_option_keys(overrides)
         settings = self._settings
         if "timeout" in overrides:
@@ -252,6 +276,12 @@ class Client:
             if "deadline" in overrides
             else settings.deadline,
             extra_headers=overrides.get("extra_headers"),
+        )
+
+    def _resolve_upload_defaults(self) -> CallOptions:
+        settings = self._settings
+        return CallOptions(
+            make_timeout(self._upload.timeout), settings.max_retries, settings.deadline
         )
 
     async def request(
@@ -275,7 +305,7 @@ class Client:
             json=json,
             body=body,
             auth=self._auth,
-            requester=self.auth_requester() if self._auth is not None else None,
+            requester=self._requester,
             decode=lambda body, status: decode_json(
                 body, status=status, method=method, path=template or path
             ),
@@ -284,7 +314,7 @@ class Client:
 
     def auth_requester(self) -> Requester:
         """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
-        return _AuthRequester(self)
+        return self._requester or _AuthRequester(self)
 
     async def sign_in(
         self,
@@ -337,6 +367,20 @@ class _AuthRequester:
             ),
         )
         return response.data
+
+
+# Classes already seen to implement ``Auth``: an isinstance check against a runtime protocol
+# inspects every member, and ``with_auth`` runs once per user.
+_AUTH_CLASSES: set[type] = set()
+
+
+def _check_auth(auth: object) -> None:
+    cls = type(auth)
+    if cls in _AUTH_CLASSES:
+        return
+    if not isinstance(auth, Auth):
+        raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
+    _AUTH_CLASSES.add(cls)
 
 
 def _check_retries(value: int) -> int:

@@ -8,9 +8,10 @@ so that a bad file is refused before the first request of the step that needs it
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
@@ -51,6 +52,12 @@ def sniff_content_type(head: bytes) -> str | None:
 
 def content_type_from_name(name: str) -> str | None:
     """The content type a file name's extension claims, else None."""
+    return _type_of_name(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of_name(name: str) -> str | None:
+    # Cached: providers hand out the same few names over and over.
     return _EXTENSIONS.get(os.path.splitext(name)[1].lower())
 
 
@@ -91,6 +98,10 @@ class Document:
     size: int | None
     _factory: StreamFactory = field(compare=False)
     path: Path | None = None
+    _data: bytes | None = field(default=None, compare=False)
+    """The content of an in-memory document (``from_bytes``): sent as one sized body."""
+    _sniffed: bool = field(default=False, compare=False)
+    """Set by ``validate``: the content was read and matches ``content_type``."""
 
     def __repr__(self) -> str:
         return f"Document(name={self.name!r}, content_type={self.content_type!r}, size={self.size})"
@@ -133,6 +144,7 @@ class Document:
             or sniff_content_type(payload[:SNIFF_BYTES]),
             size=len(payload),
             _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
+            _data=payload,
         )
 
     @classmethod
@@ -153,12 +165,24 @@ class Document:
             _factory=factory,
         )
 
+    @property
+    def data(self) -> bytes | None:
+        """The bytes of an in-memory document (``from_bytes``), else None."""
+        return self._data
+
+    @property
+    def validated(self) -> bool:
+        """Whether this is what ``validate`` returned (its content was checked)."""
+        return self._sniffed
+
     def open_stream(self, chunk_size: int = UPLOAD_CHUNK_BYTES) -> AsyncIterator[bytes]:
         """A fresh async iterator over the bytes. ``aclose`` it if you stop early."""
         return self._factory(chunk_size)
 
     async def read_head(self, n: int = SNIFF_BYTES) -> bytes:
         """The first ``n`` bytes (or fewer, for a shorter document)."""
+        if self._data is not None:
+            return self._data[:n]
         stream = self.open_stream(max(n, 64))
         buf = b""
         try:
@@ -182,7 +206,11 @@ class Document:
 
         Raises ``DocumentError`` for a missing, empty or oversized file, a type outside
         ``allowed_types``, or bytes that contradict the name's extension or declared type.
+        A document that ``validate`` already returned is not read again: only its size (a
+        file's is taken afresh) and type are checked against these limits.
         """
+        if self._sniffed and self._still_valid(max_bytes, allowed_types):
+            return self
         if self.path is not None:
             try:
                 size: int | None = self.path.stat().st_size
@@ -224,4 +252,28 @@ class Document:
             raise DocumentError(
                 f"document {self.name} has type {sniffed}, which is not allowed", name=self.name
             )
-        return replace(self, content_type=sniffed, size=size)
+        # Built directly: ``dataclasses.replace`` costs several times more.
+        return type(self)(
+            name=self.name,
+            content_type=sniffed,
+            size=size,
+            _factory=self._factory,
+            path=self.path,
+            _data=self._data,
+            _sniffed=True,
+        )
+
+    def _still_valid(self, max_bytes: int, allowed_types: Collection[str]) -> bool:
+        # The content's type was proven by an earlier ``validate``; what may differ now is the
+        # limits, and for a file its size (then the whole check runs again).
+        if self.content_type not in allowed_types:
+            return False
+        size = self.size
+        if self.path is not None:
+            try:
+                size = self.path.stat().st_size
+            except OSError:
+                return False
+            if size != self.size:
+                return False
+        return size is None or 0 < size <= max_bytes

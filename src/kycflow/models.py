@@ -154,10 +154,11 @@ class WizardStep(_Model):
         """Build a step from the wire envelope (raises pydantic's ValidationError on misfit)."""
         if not isinstance(payload, dict):
             return cls.model_validate(payload)
-        body = dict(payload)
-        data = body.pop("data", None)
-        body.pop("types", None)
-        return cls.model_validate({**body, "types": normalise_types(data), "raw_data": data})
+        data = payload.get("data")
+        fields = {k: v for k, v in payload.items() if k != "data" and k != "types"}
+        fields["types"] = normalise_types(data)
+        fields["raw_data"] = data
+        return cls.model_validate(fields)
 
     @property
     def is_final(self) -> bool:

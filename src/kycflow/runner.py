@@ -32,7 +32,6 @@ from .checkpoint import (
     Checkpoint,
     CheckpointStore,
     CompletedStep,
-    MemoryCheckpointStore,
     StepInProgress,
     UploadedFile,
     step_signature,
@@ -226,9 +225,10 @@ class _Run:
     def __init__(self, runner: WizardRunner, run_id: str) -> None:
         self.r = runner
         self.run_id = run_id
-        self.store: CheckpointStore = runner.checkpoint_store or MemoryCheckpointStore()
-        # Without a user's store nobody can read a save back: ``self.cp`` is the only copy needed.
-        self.persist = runner.checkpoint_store is not None
+        # Without a user's store nobody can read a save back (nor has saved anything to load):
+        # ``self.cp`` is the only copy needed.
+        self.store: CheckpointStore | None = runner.checkpoint_store
+        self.persist = self.store is not None
         self.key = runner.checkpoint_key or run_id
         self.log = get_logger().bind(run_id=run_id)
         self.cp = Checkpoint(key=self.key, run_id=run_id)
@@ -264,25 +264,28 @@ class _Run:
             raise
 
     async def _drive(self) -> WizardResult:
-        loaded = await self.store.load(self.key)
+        loaded = await self.store.load(self.key) if self.store is not None else None
         step = await self._read()
         if loaded is not None and not loaded.done:
             self.cp = loaded
             self.cp.run_id = self.run_id
             await self._resume(step)
         else:
-            self.cp = Checkpoint(key=self.key, run_id=self.run_id, uuid=step.uuid or None)
+            # The checkpoint made in ``__init__`` is still untouched: give it the uuid.
+            self.cp.uuid = step.uuid or None
         await self._save()
 
         excluded: set[int] = set()
         unchanged = 0
+        signature = step_signature(step)  # once per step: it is compared, and checkpointed
         while not step.is_final:
             if len(self.cp.steps) >= self.r.max_steps:
                 raise WizardStepLimitError(
                     f"the wizard asked for more than max_steps={self.r.max_steps} steps"
                 )
-            reply, type_id = await self._do_step(step, excluded)
-            if step_signature(reply) == step_signature(step):
+            reply, type_id = await self._do_step(step, signature, excluded)
+            reply_signature = step_signature(reply)
+            if reply_signature == signature:
                 unchanged += 1
                 excluded.add(type_id)
                 if unchanged >= self.r.stall_limit:
@@ -292,21 +295,22 @@ class _Run:
             else:
                 unchanged = 0
                 excluded = set()
-            step = reply
+            step, signature = reply, reply_signature
 
         self.cp.current = None
         self.cp.done = True
         await self._save()
-        await self._emit(
-            Completed(
-                run_id=self.run_id,
-                step=len(self.cp.steps),
-                uuid=step.uuid or self.cp.uuid or "",
-                workflow=step.workflow,
-                retries=self.retries,
-                resumed=self.resumed,
+        if self._wants_events():
+            await self._emit(
+                Completed(
+                    run_id=self.run_id,
+                    step=len(self.cp.steps),
+                    uuid=step.uuid or self.cp.uuid or "",
+                    workflow=step.workflow,
+                    retries=self.retries,
+                    resumed=self.resumed,
+                )
             )
-        )
         return WizardResult(
             run_id=self.run_id,
             uuid=step.uuid or self.cp.uuid or "",
@@ -383,9 +387,10 @@ class _Run:
 
     # -- one step -----------------------------------------------------------------------------
 
-    async def _do_step(self, step: WizardStep, excluded: set[int]) -> tuple[WizardStep, int]:
+    async def _do_step(
+        self, step: WizardStep, signature: str, excluded: set[int]
+    ) -> tuple[WizardStep, int]:
         number = len(self.cp.steps) + 1
-        signature = step_signature(step)
         current = self.cp.current
         if current is not None and current.signature != signature:
             current = self.cp.current = None
@@ -415,38 +420,41 @@ class _Run:
         docs = [await self._validate(doc) for doc in docs]
 
         reused = current is not None and current.type_id == chosen.id
+        wants_events = self._wants_events()  # once per step: cheap, but it adds up
         if current is None or not reused:
             current = self.cp.current = StepInProgress(
                 signature=signature, type_id=chosen.id, type_description=chosen.description
             )
-        await self._emit(
-            StepStarted(
-                run_id=self.run_id,
-                step=number,
-                uuid=step.uuid,
-                workflow=step.workflow,
-                type_ids=tuple(t.id for t in step.enabled_types),
-                type_id=chosen.id,
-                file_count=len(docs),
-                resumed=reused,
+        if wants_events:
+            await self._emit(
+                StepStarted(
+                    run_id=self.run_id,
+                    step=number,
+                    uuid=step.uuid,
+                    workflow=step.workflow,
+                    type_ids=tuple(t.id for t in step.enabled_types),
+                    type_id=chosen.id,
+                    file_count=len(docs),
+                    resumed=reused,
+                )
             )
-        )
-        paths = await self._upload_all(number, current, docs)
+        paths = await self._upload_all(number, current, docs, wants_events)
         reply, reconciled = await self._submit(number, step, current, paths)
         self._commit(current, paths, reconciled=reconciled)
-        if reply.uuid:
+        if reply.uuid and reply.uuid != self.cp.uuid:
             self.cp.uuid = reply.uuid
         await self._save()
-        await self._emit(
-            StepSubmitted(
-                run_id=self.run_id,
-                step=number,
-                type_id=chosen.id,
-                file_count=len(paths),
-                next_code=reply.code,
-                reconciled=reconciled,
+        if wants_events:
+            await self._emit(
+                StepSubmitted(
+                    run_id=self.run_id,
+                    step=number,
+                    type_id=chosen.id,
+                    file_count=len(paths),
+                    next_code=reply.code,
+                    reconciled=reconciled,
+                )
             )
-        )
         return reply, chosen.id
 
     def _choose(
@@ -497,25 +505,34 @@ class _Run:
     # -- uploads ------------------------------------------------------------------------------
 
     async def _upload_all(
-        self, number: int, current: StepInProgress, docs: list[Document]
+        self, number: int, current: StepInProgress, docs: list[Document], wants_events: bool
     ) -> list[str]:
         paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
         for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
-            if path is not None:
+            if path is not None and wants_events:
                 await self._emit_uploaded(number, current.type_id, index, doc, path, reused=True)
 
-        semaphore = asyncio.Semaphore(self.r.upload_concurrency)
+        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
+        semaphore = asyncio.Semaphore(self.r.upload_concurrency) if len(pending) > 1 else None
 
         async def upload_one(index: int, doc: Document) -> None:
-            async with semaphore:
+            if semaphore is None:
                 path = await self._upload(number, current.type_id, doc)
-            async with self.lock:
+            else:
+                async with semaphore:
+                    path = await self._upload(number, current.type_id, doc)
+            uploaded = UploadedFile(index=index, name=doc.name, path=path)
+            if self.persist:
+                async with self.lock:
+                    paths[index] = path
+                    current.uploads.append(uploaded)
+                    await self._save_locked()
+            else:  # no await in between: nothing to serialise against
                 paths[index] = path
-                current.uploads.append(UploadedFile(index=index, name=doc.name, path=path))
-                await self._save_locked()
-            await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
+                current.uploads.append(uploaded)
+            if wants_events:
+                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
 
-        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
         if len(pending) == 1:
             # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
             await upload_one(*pending[0])
@@ -608,14 +625,20 @@ class _Run:
         )
 
     async def _save(self) -> None:
+        if self.store is None:
+            return
         async with self.lock:
             await self._save_locked()
 
     async def _save_locked(self) -> None:
-        if not self.persist:
+        if self.store is None:
             return
         # A deep copy: a store that serialises lazily must not see later mutations.
         await self.store.save(self.key, self.cp.model_copy(deep=True))
+
+    def _wants_events(self) -> bool:
+        """Whether an event would reach anyone: lets hot paths skip building it."""
+        return self.r.on_event is not None or is_enabled(self.log, logging.INFO)
 
     async def _emit(self, event: WizardEvent) -> None:
         if is_enabled(self.log, logging.INFO):

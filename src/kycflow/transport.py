@@ -8,13 +8,12 @@ hand, a bounded read of the reply, and every failure mapped onto ``kycflow.error
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json as jsonlib
 import logging
 import random
 import ssl as ssl_module
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -73,6 +72,9 @@ _CONNECT_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
     t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(t, type)
 )
 
+# ``json.dumps`` with any non-default argument builds a new encoder on every call.
+_JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"))
+
 BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
 
@@ -103,6 +105,8 @@ def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientT
 
 
 def _capped(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
+    if timeout.total is not None and timeout.total <= remaining:
+        return timeout  # already within the deadline: the same object, no new one per call
     total = remaining if timeout.total is None else min(timeout.total, remaining)
     return aiohttp.ClientTimeout(
         total=total,
@@ -221,6 +225,9 @@ class Transport:
         self._sleep = sleep
         self._closed = False
         self._log = get_logger()
+        self._default_headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        # An owned session sends the defaults itself; a caller's session gets them per request.
+        self._base_headers = {} if session is None else dict(self._default_headers)
 
     @property
     def session_opened(self) -> bool:
@@ -246,7 +253,7 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 connector_owner=connector_owner,
-                headers={"User-Agent": self._user_agent},
+                headers=self._default_headers,
                 # Users share the pool: a shared jar would leak one user's cookies to another.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=make_timeout(None),
@@ -288,13 +295,13 @@ class Transport:
         template = template or path
         session = self.session()
         url = join_url(self.base_url, path)
-        headers: dict[str, str] = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        headers = self._base_headers.copy()
         if options.extra_headers:
             headers.update(options.extra_headers)
         json_body: bytes | None = None
         if json is not None:
             try:
-                json_body = jsonlib.dumps(json, separators=(",", ":")).encode()
+                json_body = _JSON_ENCODER.encode(json).encode()
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError(
                     f"request body is not JSON-serialisable ({type(exc).__name__})"
@@ -324,7 +331,23 @@ class Transport:
         # Most calls succeed at once: the first attempt runs outside tenacity, whose machinery
         # costs more CPU per call than the request itself on a fast network.
         try:
-            return await attempt(1)
+            return await self._attempt(
+                session,
+                method,
+                url,
+                template,
+                params,
+                headers,
+                json_body,
+                body,
+                options.timeout,
+                deadline_at,
+                auth,
+                requester,
+                policy,
+                1,
+                decode=decode,
+            )
         except _Retry as exc:
             first = exc
         stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
@@ -406,18 +429,48 @@ class Transport:
                 sent_auth = dict(await auth.headers(requester))
                 send_headers.update(sent_auth)
             try:
-                status, resp_headers, payload, final_url = await self._exchange(
-                    session,
-                    method,
-                    url,
-                    template,
-                    params,
-                    send_headers,
-                    json_body,
-                    body,
-                    client_timeout,
-                    number,
-                )
+                # The first request is made here rather than in a redirect loop: one coroutine
+                # layer fewer on every call, and most calls are not redirected.
+                if body is None:
+                    hop = await self._hop(
+                        session,
+                        method,
+                        url,
+                        template,
+                        params,
+                        send_headers,
+                        json_body,
+                        client_timeout,
+                        number,
+                    )
+                else:
+                    async with body() as data:
+                        hop = await self._hop(
+                            session,
+                            method,
+                            url,
+                            template,
+                            params,
+                            send_headers,
+                            data,
+                            client_timeout,
+                            number,
+                        )
+                status, resp_headers, payload, final_url, location = hop
+                if location is not None:
+                    status, resp_headers, payload, final_url = await self._redirects(
+                        session,
+                        method,
+                        url,
+                        template,
+                        send_headers,
+                        json_body,
+                        body,
+                        client_timeout,
+                        number,
+                        status,
+                        location,
+                    )
             except (APIError, ConfigurationError):
                 raise
             except Exception as exc:
@@ -485,73 +538,89 @@ class Transport:
             raise error from cause
         raise error
 
-    async def _exchange(
+    async def _redirects(
         self,
         session: aiohttp.ClientSession,
         method: str,
         url: str,
         template: str,
-        params: Sequence[tuple[str, str]] | None,
         headers: dict[str, str],
         json_body: bytes | None,
         body: BodyFactory | None,
         client_timeout: aiohttp.ClientTimeout,
         number: int,
+        status: int,
+        location: str,
     ) -> tuple[int, Mapping[str, str], bytes, str]:
-        """One request and the redirects that follow it, within one attempt."""
-        first_url = url  # its origin is parsed only if a redirect happens (rare)
-        query: Sequence[tuple[str, str]] | None = params
-        for _hop in range(MAX_REDIRECTS + 1):
-            started = time.monotonic()
-            async with self._open_body(json_body, body) as data:
-                try:
-                    request = session.request(
-                        method,
-                        url,
-                        params=query,
-                        headers=headers,
-                        data=data,
-                        allow_redirects=False,
-                        timeout=client_timeout,
-                    )
-                except (ValueError, TypeError) as exc:
-                    raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
-                async with request as resp:
-                    status = resp.status
-                    location = (
-                        resp.headers.get("Location") if status in _REDIRECT_STATUSES else None
-                    )
-                    resp_headers: Mapping[str, str] = resp.headers
-                    if location is None:
-                        payload = await self._read_body(resp, method, template)
-                        self._log_attempt(
-                            method,
-                            template,
-                            status,
-                            number,
-                            started,
-                            request_id_of(resp_headers),
-                            None,
-                        )
-                        return status, resp_headers, payload, str(resp.url)
-                    self._log_attempt(
-                        method,
-                        template,
-                        status,
-                        number,
-                        started,
-                        request_id_of(resp_headers),
-                        "redirect",
-                    )
+        """Follow the redirect the first request of an attempt got, and any after it."""
+        first_url = url
+        for _hop in range(MAX_REDIRECTS):
             url = self._redirect_target(url, location, method, template)
-            query = None  # the Location carries its own query
             if status == 303 and method != "HEAD":
                 method, json_body, body = "GET", None, None
                 headers.pop("Content-Type", None)
             if _origin(url) != _origin(first_url):
                 for name in _CREDENTIAL_HEADERS:
                     headers.pop(name, None)
+            # No query: the Location carries its own.
+            if body is None:
+                hop = await self._hop(
+                    session, method, url, template, None, headers, json_body, client_timeout, number
+                )
+            else:
+                async with body() as data:
+                    hop = await self._hop(
+                        session, method, url, template, None, headers, data, client_timeout, number
+                    )
+            status, resp_headers, payload, final_url, next_location = hop
+            if next_location is None:
+                return status, resp_headers, payload, final_url
+            location = next_location
         raise ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=template)
+
+    async def _hop(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        template: str,
+        query: Sequence[tuple[str, str]] | None,
+        headers: dict[str, str],
+        data: Any,
+        client_timeout: aiohttp.ClientTimeout,
+        number: int,
+    ) -> tuple[int, Mapping[str, str], bytes, str, str | None]:
+        """One request: (status, headers, body, final url, redirect location or None)."""
+        debug = is_enabled(self._log, logging.DEBUG)
+        started = time.monotonic() if debug else None
+        try:
+            request = session.request(
+                method,
+                url,
+                params=query,
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=client_timeout,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
+        async with request as resp:
+            status = resp.status
+            resp_headers: Mapping[str, str] = resp.headers
+            location = resp_headers.get("Location") if status in _REDIRECT_STATUSES else None
+            payload = b"" if location is not None else await self._read_body(resp, method, template)
+            if debug:
+                self._log_attempt(
+                    method,
+                    template,
+                    status,
+                    number,
+                    started,
+                    request_id_of(resp_headers),
+                    None if location is None else "redirect",
+                )
+            return status, resp_headers, payload, str(resp.url), location
 
     def _redirect_target(self, current: str, location: str, method: str, template: str) -> str:
         try:
@@ -572,16 +641,6 @@ class Transport:
             )
         return target
 
-    @contextlib.asynccontextmanager
-    async def _open_body(
-        self, json_body: bytes | None, body: BodyFactory | None
-    ) -> AsyncIterator[Any]:
-        if body is None:
-            yield json_body
-            return
-        async with body() as data:
-            yield data
-
     async def _read_body(self, resp: aiohttp.ClientResponse, method: str, template: str) -> bytes:
         limit = self._max_response_bytes
         length = resp.content_length
@@ -592,12 +651,12 @@ class Transport:
                 method=method,
                 path=template,
             )
-        buf = bytearray()
+        content = resp.content
+        first = await content.read(_READ_CHUNK)
+        if not first:
+            return b""
+        buf: bytes | bytearray = first
         while True:
-            chunk = await resp.content.read(_READ_CHUNK)
-            if not chunk:
-                return bytes(buf)
-            buf += chunk
             if len(buf) > limit:
                 raise ProtocolError(
                     f"the server's reply exceeds max_response_bytes={limit}",
@@ -605,6 +664,13 @@ class Transport:
                     method=method,
                     path=template,
                 )
+            chunk = await content.read(_READ_CHUNK)
+            if not chunk:
+                # The usual small reply is one chunk: returned as is, with no buffer to copy.
+                return buf if isinstance(buf, bytes) else bytes(buf)
+            if isinstance(buf, bytes):
+                buf = bytearray(buf)
+            buf += chunk
 
     def _log_attempt(
         self,

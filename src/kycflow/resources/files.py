@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Unpack
 
 import aiohttp
-from aiohttp.payload import AsyncIterablePayload
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import AsyncIterablePayload, BytesPayload, Payload
 
 from .._logging import get_logger
 from ..documents import Document
 from ..errors import APIError, DocumentError, ProtocolError
+from ..transport import BodyFactory
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions
@@ -21,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["Files", "as_document"]
 
 _log = get_logger()
+_OCTET_STREAM = "application/octet-stream"
+# In-memory documents up to this size are sent as one prepared buffer (aiohttp warns about
+# single bytes bodies over 1 MiB; larger ones are written in chunks).
+_INLINE_MAX_BYTES = 512 * 1024
 
 
 def as_document(
@@ -42,7 +49,7 @@ def as_document(
 
 
 async def _capped(
-    stream: AsyncIterator[bytes], limit: int, tripped: list[bool]
+    stream: AsyncIterator[bytes], limit: int, tripped: list[str], name: str
 ) -> AsyncIterator[bytes]:
     # A stream of unknown (or understated) size passed ``validate``: stop it at the limit, so
     # at most ``limit`` bytes leave and the server stores nothing.
@@ -50,23 +57,103 @@ async def _capped(
     async for chunk in stream:
         sent += len(chunk)
         if sent > limit:
-            tripped.append(True)
+            tripped.append(f"document {name} streamed more than the limit of {limit} bytes")
             raise DocumentError("the document is over the upload size limit")
         yield chunk
 
 
+class _SizedPayload(Payload):
+    """A validated document of known size (in memory, or a file whose size was just taken) as
+    one multipart part. Its size lets aiohttp send a ``Content-Length`` instead of chunked
+    framing. A file that changes size while it is sent fails the upload: declared length and
+    body must agree, or the server would misread the connection."""
+
+    _autoclose = True  # the stream, if any, is closed by ``_SizedBody``
+
+    def __init__(
+        self, document: Document, length: int, chunk_size: int, tripped: list[str]
+    ) -> None:
+        super().__init__(document, content_type=document.content_type or _OCTET_STREAM)
+        self._document = document
+        self._length = length
+        self._chunk_size = chunk_size
+        self._tripped = tripped
+        self.stream: AsyncIterator[bytes] | None = None
+
+    @property
+    def size(self) -> int:
+        return self._length
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a document part is binary")
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self.write(writer)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        data = self._document.data
+        if data is not None:
+            step = self._chunk_size
+            if len(data) <= step:
+                await writer.write(data)
+                return
+            view = memoryview(data)
+            for start in range(0, len(view), step):
+                await writer.write(view[start : start + step])
+            return
+        self.stream = stream = self._document.open_stream(self._chunk_size)
+        sent = 0
+        async for chunk in stream:
+            sent += len(chunk)
+            if sent > self._length:
+                break
+            await writer.write(chunk)
+        if sent != self._length:
+            self._tripped.append(
+                f"document {self._document.name} changed size while it was being uploaded"
+            )
+            raise DocumentError("the document changed size while it was being uploaded")
+
+
+class _SizedBody:
+    """The request body of a sized document: a plain async context manager (no generator),
+    since most uploads are small and their per-call overhead matters."""
+
+    __slots__ = ("_payload", "_writer")
+
+    def __init__(self, document: Document, field: str, chunk_size: int, tripped: list[str]):
+        size = document.size
+        data = document.data
+        length = len(data) if data is not None else size
+        assert length is not None
+        self._payload = _SizedPayload(document, length, chunk_size, tripped)
+        self._payload.set_content_disposition("form-data", name=field, filename=document.name)
+        self._writer = aiohttp.MultipartWriter("form-data")
+        self._writer.append_payload(self._payload)
+
+    async def __aenter__(self) -> aiohttp.MultipartWriter:
+        return self._writer
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Also on cancellation: the file handle behind the stream must not outlive the call.
+        stream = self._payload.stream
+        if stream is not None:
+            await _close_stream(stream)
+
+
 @contextlib.asynccontextmanager
-async def _multipart(
-    document: Document, field: str, chunk_size: int, limit: int, tripped: list[bool]
+async def _streamed_body(
+    document: Document, field: str, chunk_size: int, limit: int, tripped: list[str]
 ) -> AsyncIterator[Any]:
+    """A document of unknown size: chunked, capped at ``limit``."""
     stream = document.open_stream(chunk_size)
-    body = _capped(stream, limit, tripped)
+    body = _capped(stream, limit, tripped, document.name)
     try:
         writer = aiohttp.MultipartWriter("form-data")
         part = writer.append_payload(
-            AsyncIterablePayload(
-                body, content_type=document.content_type or "application/octet-stream"
-            )
+            AsyncIterablePayload(body, content_type=document.content_type or _OCTET_STREAM)
         )
         part.set_content_disposition("form-data", name=field, filename=document.name)
         yield writer
@@ -74,6 +161,49 @@ async def _multipart(
         # Also on cancellation: the file handle behind the stream must not outlive the call.
         await _close_stream(body)
         await _close_stream(stream)
+
+
+@functools.lru_cache(maxsize=256)
+def _part_head(field: str, filename: str, content_type: str) -> bytes:
+    # The part's header block exactly as aiohttp's multipart writer renders it (its quoting of
+    # the file name included), built once per distinct name.
+    part = BytesPayload(b"", content_type=content_type)
+    part.set_content_disposition("form-data", name=field, filename=filename)
+    lines = "".join(f"{key}: {value}\r\n" for key, value in part.headers.items())
+    return (lines + "\r\n").encode("utf-8")
+
+
+class _InlineBody:
+    """A small in-memory document as one ready-made multipart body: one buffer, one write,
+    and none of the multipart writer's per-part objects."""
+
+    __slots__ = ("_payload",)
+
+    def __init__(self, document: Document, data: bytes, field: str) -> None:
+        boundary = os.urandom(16).hex()
+        marker = boundary.encode("ascii")
+        head = _part_head(field, document.name, document.content_type or _OCTET_STREAM)
+        body = b"".join((b"--", marker, b"\r\n", head, data, b"\r\n--", marker, b"--\r\n"))
+        self._payload = BytesPayload(body, content_type=f"multipart/form-data; boundary={boundary}")
+
+    async def __aenter__(self) -> BytesPayload:
+        return self._payload
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _body_factory(
+    document: Document, field: str, chunk_size: int, limit: int, tripped: list[str]
+) -> BodyFactory:
+    data = document.data
+    if data is not None and len(data) <= _INLINE_MAX_BYTES:
+        return lambda: _InlineBody(document, data, field)
+    # A size is trusted only where kycflow took it itself: the bytes in memory, or a file's
+    # size from ``validate``. A caller's stream may declare a wrong size: it stays chunked.
+    if data is not None or (document.path is not None and document.size is not None):
+        return lambda: _SizedBody(document, field, chunk_size, tripped)
+    return lambda: _streamed_body(document, field, chunk_size, limit, tripped)
 
 
 _CLOSE_ATTEMPTS = 400
@@ -122,20 +252,17 @@ class Files:
         )
         call = client.call_options(options, upload=True)
         limit = client.max_upload_bytes
-        tripped: list[bool] = []
+        tripped: list[str] = []
         try:
             _, payload = await client.request(
                 "POST",
                 config.path,
                 options=call,
-                body=lambda: _multipart(doc, config.field, config.chunk_size, limit, tripped),
+                body=_body_factory(doc, config.field, config.chunk_size, limit, tripped),
             )
         except APIError:
             if tripped:
-                raise DocumentError(
-                    f"document {doc.name} streamed more than the limit of {limit} bytes",
-                    name=doc.name,
-                ) from None
+                raise DocumentError(tripped[0], name=doc.name) from None
             raise
         try:
             stored = config.extract(payload)
