@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
 from .errors import DocumentError
@@ -67,7 +68,14 @@ StreamFactory = Callable[[int], AsyncIterator[bytes]]
 async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
     # Reads happen in a worker thread so a slow disk never blocks the event loop; the file is
     # closed in ``finally`` even when the consumer is cancelled and closes the generator.
-    handle = await asyncio.to_thread(path.open, "rb")
+    opening = asyncio.ensure_future(asyncio.to_thread(path.open, "rb"))
+    try:
+        handle = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # The worker thread opens the file regardless (an aiohttp writer task is cancelled
+        # when the server answers before reading the body): close it once it is open.
+        opening.add_done_callback(_close_opened)
+        raise
     try:
         while True:
             chunk = await asyncio.to_thread(handle.read, chunk_size)
@@ -76,6 +84,12 @@ async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         handle.close()
+
+
+def _close_opened(opening: asyncio.Future[Any]) -> None:
+    # A done callback: the open may also have failed (nothing to close) or been cancelled.
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 async def _bytes_chunks(data: bytes, chunk_size: int) -> AsyncIterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterable
@@ -13,8 +14,6 @@ from kycflow.testing import Sandbox, SandboxUser
 
 ASSETS = Path(kycflow.__file__).resolve().parent / "assets"
 SAMPLES = ("passport.jpg", "id_card.jpg", "selfie.jpg", "proof_of_address.pdf")
-#: The default scenario's steps as (type id, description), with the first alternative.
-DEFAULT_TYPES = (2, 3, 4)
 
 
 def copy_assets(target: Path, source: Path, names: Iterable[str] = SAMPLES) -> Path:
@@ -61,3 +60,13 @@ def open_fds_to(path: Path) -> int:
         except OSError:
             continue
     return count
+
+
+async def wait_all_closed(paths: Iterable[Path]) -> None:
+    """Wait (5 s at most) until no descriptor of this process points at any of ``paths``."""
+    wanted = list(paths)
+    for _ in range(500):
+        if not any(open_fds_to(p) for p in wanted):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still open: {[p.name for p in wanted if open_fds_to(p)]}")
