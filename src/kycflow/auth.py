@@ -128,9 +128,11 @@ def _utcnow() -> datetime:
 class SessionAuth:
     """An access token plus a refresh token, renewed via ``POST /v2/my/refresh``.
 
-    The token is refreshed shortly (``refresh_margin`` seconds) before ``expires_at``, and once
-    after a 401. However many requests wait on it, one refresh is in flight at a time: waiters
-    re-check the token under a lock and reuse a refresh that happened meanwhile.
+    The token is refreshed shortly (``refresh_margin`` seconds, but at most a quarter of the
+    token's lifetime, so a short-lived token is not refreshed on every call) before
+    ``expires_at``, and once after a 401. However many requests wait on it, one refresh is in
+    flight at a time: waiters re-check the token under a lock and reuse a refresh that happened
+    meanwhile.
     ``on_refresh(pair)`` is awaited after each refresh so an application can persist the new
     tokens (a refresh token the server returns as null keeps the old one).
     """
@@ -141,6 +143,7 @@ class SessionAuth:
         refresh_token: str | SecretStr | None = None,
         *,
         expires_at: datetime | None = None,
+        created_at: datetime | None = None,
         refresh_expires_at: datetime | None = None,
         on_refresh: RefreshCallback | None = None,
         device_fingerprint: str | None = None,
@@ -157,6 +160,7 @@ class SessionAuth:
         self._fingerprint = device_fingerprint or default_device_fingerprint()
         self._margin = timedelta(seconds=refresh_margin)
         self._clock = clock or _utcnow
+        self._refresh_at = self._refresh_time(_aware(created_at))
         self._lock = asyncio.Lock()
         self.refresh_count = 0
 
@@ -168,6 +172,7 @@ class SessionAuth:
             pair.access_token.token,
             None if refresh is None else refresh.token,
             expires_at=pair.access_token.expires_at,
+            created_at=pair.access_token.created_at,
             refresh_expires_at=None if refresh is None else refresh.expires_at,
             **kwargs,
         )
@@ -197,10 +202,18 @@ class SessionAuth:
     def _header_value(self) -> str:
         return f"Bearer {self._access.get_secret_value()}"
 
+    def _refresh_time(self, created_at: datetime | None) -> datetime | None:
+        if self._expires_at is None:
+            return None
+        if created_at is None:
+            return self._expires_at - self._margin
+        lifetime = max(self._expires_at - created_at, timedelta(0))
+        return self._expires_at - min(self._margin, lifetime / 4)
+
     def _due(self) -> bool:
-        if self._expires_at is None or self._refresh is None:
+        if self._refresh_at is None or self._refresh is None:
             return False
-        return self._clock() >= self._expires_at - self._margin
+        return self._clock() >= self._refresh_at
 
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header, refreshing first when the token is about to expire."""
@@ -235,6 +248,7 @@ class SessionAuth:
             pair = _tokens_from_reply(reply, REFRESH_PATH)
             self._access = pair.access_token.token
             self._expires_at = pair.access_token.expires_at
+            self._refresh_at = self._refresh_time(pair.access_token.created_at)
             if pair.refresh_token is not None:
                 self._refresh = pair.refresh_token.token
                 self._refresh_expires_at = pair.refresh_token.expires_at

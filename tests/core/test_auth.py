@@ -86,6 +86,30 @@ async def test_expired_token_refreshed_once_before_call(server: FakeServer) -> N
     assert persisted[0].refresh_token.token.get_secret_value() == "old-ref"
 
 
+async def test_short_lived_token_is_not_refreshed_on_every_call(server: FakeServer) -> None:
+    # A 20 s token with the default 30 s margin: without capping the margin at a quarter of
+    # the lifetime, every call would find it "about to expire" and refresh first.
+    server.route("GET", WIZARD, guarded({"acc", "new-acc"}))
+    server.route("POST", REFRESH, refresher("new-acc", None))
+    issued = datetime.now(UTC)
+    now = [issued]
+    auth = kycflow.SessionAuth(
+        "acc",
+        "ref",
+        created_at=issued,
+        expires_at=issued + timedelta(seconds=20),
+        clock=lambda: now[0],
+    )
+    async with make_client(server.base_url, auth=auth) as c:
+        for _ in range(3):
+            await c.wizard.start()
+        assert auth.refresh_count == 0
+        now[0] = issued + timedelta(seconds=16)  # inside the last quarter of its lifetime
+        await c.wizard.start()
+    assert auth.refresh_count == 1
+    assert [s.path for s in server.seen] == [WIZARD, WIZARD, WIZARD, REFRESH, WIZARD]
+
+
 async def test_401_triggers_one_refresh_and_one_replay(server: FakeServer) -> None:
     server.route("GET", WIZARD, guarded({"new-acc"}))
     server.route("POST", REFRESH, refresher("new-acc", "new-ref"))
