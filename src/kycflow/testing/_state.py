@@ -6,7 +6,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["HistoryEntry", "SandboxUser", "SigninThrottle"]
+__all__ = ["DEFAULT_2FA_CODE", "SECOND_FACTORS", "HistoryEntry", "SandboxUser", "SigninThrottle"]
+
+DEFAULT_2FA_CODE = "123456"
+SECOND_FACTORS = ("google", "sms")
 
 
 @dataclass(slots=True)

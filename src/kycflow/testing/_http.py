@@ -1,0 +1,72 @@
+"""The sandbox's HTTP plumbing: URL prefixes, control-flow exceptions, error bodies, JSON bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "API_PREFIX",
+    "HTML_502",
+    "LOOPBACK",
+    "Abort",
+    "Fail",
+    "Reply",
+    "error_response",
+    "json_body",
+]
+
+API_PREFIX = "/api"
+ADMIN_PREFIX = "/_sandbox"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+HTML_502 = (
+    "<html><head><title>502 Bad Gateway</title></head><body>"
+    "<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+class Fail(Exception):
+    """Rendered by the middleware as the API's error body."""
+
+    def __init__(
+        self, status: int, message: str, issue: str | None = None, headers: Mapping[str, str] = {}
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.issue = issue or message
+        self.headers = dict(headers)
+
+
+class Reply(Exception):
+    """Reply with a ready response (an injected fault)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__("injected reply")
+        self.response = response
+
+
+class Abort(Exception):
+    """Abort the connection without a reply."""
+
+
+def error_response(
+    status: int, message: str, issue: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """The API's error body: ``{"error": {"message", "details": [{"issue"}]}}``."""
+    body = {"error": {"message": message, "details": [{"issue": issue}]}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body (400 when it is not valid JSON or not an object)."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise Fail(400, "Bad Request", "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Fail(400, "Bad Request", "body must be a JSON object")
+    return body

@@ -1,0 +1,84 @@
+"""The sandbox's middleware: request ids, error bodies, reply-mangling faults, request records."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from ._http import LOOPBACK, Abort, Fail, Reply, error_response
+from .faults import FaultKind
+from .records import Records, RequestRecord
+
+__all__ = ["make_middleware"]
+
+# aiohttp route names must be identifiers; "2fa" is not.
+_ROUTE_ALIASES = {"second_factor": "2fa", "submit_slash": "submit"}
+
+
+def make_middleware(records: Records) -> Middleware:
+    """The middleware that turns handler outcomes into replies and records every API request."""
+    next_request = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal next_request
+        next_request += 1
+        request_id = f"sbx-{next_request:08x}"
+        route = _ROUTE_ALIASES.get(request.match_info.route.name or "")
+        route = route or request.match_info.route.name
+        is_admin = route is not None and route.startswith("admin")
+        if is_admin and request.remote not in LOOPBACK:
+            return error_response(
+                403, "admin API only for loopback", "forbidden", {"X-Request-Id": request_id}
+            )
+        status: int | None
+        response: web.StreamResponse | None
+        try:
+            response = await handler(request)
+        except Fail as fail:
+            response = error_response(fail.status, fail.message, fail.issue, fail.headers)
+        except Reply as reply:
+            response = reply.response
+        except Abort:
+            response = None
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                exc.headers["X-Request-Id"] = request_id
+                raise
+            response = error_response(exc.status, exc.reason, exc.reason)
+        fault = request.get("fault")
+        if response is not None and fault == FaultKind.RESET_AFTER:
+            response = None
+        if response is None:
+            if request.transport is not None:
+                request.transport.abort()
+            status = None
+            response = web.Response(status=500)
+        else:
+            if fault == FaultKind.MALFORMED_JSON and isinstance(response, web.Response):
+                body = response.body if isinstance(response.body, bytes) else b"{}"
+                response = web.Response(
+                    body=body[: max(1, len(body) // 2)],
+                    status=response.status,
+                    content_type="application/json",
+                )
+            response.headers["X-Request-Id"] = request_id
+            status = response.status
+        if not is_admin:
+            records.add_request(
+                RequestRecord(
+                    method=request.method,
+                    path=request.path,
+                    route=route,
+                    user=request.get("user"),
+                    status=status,
+                    fault=None if fault is None else str(fault),
+                    time=time.time(),
+                    request_id=request_id,
+                )
+            )
+        return response
+
+    return middleware

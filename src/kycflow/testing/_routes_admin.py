@@ -1,0 +1,96 @@
+"""The sandbox's admin API under ``/_sandbox`` (users, records, faults, reset, expiry, scenario)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._http import Fail, json_body
+from ._state import DEFAULT_2FA_CODE
+from .faults import Faults
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["AdminRoutes"]
+
+
+class AdminRoutes:
+    """Handlers of ``/_sandbox/...``; part of the ``Sandbox`` they serve (loopback only)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+
+    async def users(self, request: web.Request) -> web.StreamResponse:
+        """``POST /users``: create one user (``email``...) or ``count`` generated ones."""
+        body = await json_body(request) if request.can_read_body else {}
+        try:
+            count = int(body.get("count", 1))
+            if count < 1:
+                raise ValueError("count must be >= 1")
+            if count > 1 and body.get("email"):
+                raise ValueError("email only with count 1")
+            kwargs: dict[str, Any] = {
+                "password": body.get("password"),
+                "second_factor": body.get("second_factor"),
+                "code": str(body.get("code", DEFAULT_2FA_CODE)),
+                "level": None if body.get("level") is None else int(body["level"]),
+            }
+            users = [self.sb.create_user(body.get("email"), **kwargs) for _ in range(count)]
+        except (ValueError, TypeError) as exc:
+            raise Fail(400, "Bad Request", str(exc)) from None
+        return web.json_response(
+            {
+                "users": [
+                    {
+                        "id": u.id,
+                        "email": u.email,
+                        "password": u.password,
+                        "second_factor": u.second_factor,
+                        "code": u.code,
+                        "access_token": u.access_token,
+                        "refresh_token": u.refresh_token,
+                    }
+                    for u in users
+                ]
+            },
+            status=201,
+        )
+
+    async def records(self, request: web.Request) -> web.StreamResponse:
+        """``GET /records``: the records' summary (``?requests=1`` adds the request log)."""
+        full = request.query.get("requests") in ("1", "true", "yes")
+        return web.json_response(self.sb.records.summary(include_requests=full))
+
+    async def get_faults(self, request: web.Request) -> web.StreamResponse:
+        """``GET /faults``: the fault configuration."""
+        return web.json_response(self.sb.faults.to_dict())
+
+    async def set_faults(self, request: web.Request) -> web.StreamResponse:
+        """``POST /faults``: replace the fault configuration."""
+        body = await json_body(request)
+        try:
+            faults = Faults.from_dict(body)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise Fail(400, "Bad Request", f"invalid faults: {exc}") from None
+        self.sb.set_faults(faults)
+        return web.json_response(faults.to_dict())
+
+    async def reset(self, request: web.Request) -> web.StreamResponse:
+        """``POST /reset``: forget users and records."""
+        self.sb.reset()
+        return web.json_response({"ok": True})
+
+    async def expire(self, request: web.Request) -> web.StreamResponse:
+        """``POST /expire``: expire a user's access token."""
+        body = await json_body(request)
+        email = body.get("email")
+        if not isinstance(email, str) or email not in self.sb._users:
+            raise Fail(404, "Not Found", "no such user")
+        self.sb.expire_token(email)
+        return web.json_response({"ok": True})
+
+    async def scenario(self, request: web.Request) -> web.StreamResponse:
+        """``GET /scenario``: the scenario as data."""
+        return web.json_response(self.sb.scenario.to_dict())

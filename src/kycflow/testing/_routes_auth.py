@@ -1,0 +1,157 @@
+"""The sandbox's auth routes: the sign-in wizard, sign-in, the second factor, token refresh."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import secrets
+import time
+import uuid as uuid_mod
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._http import Fail, json_body
+from ._state import SECOND_FACTORS
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["AUTH_WORKFLOW", "MAX_PENDING_SIGNINS", "SIGNIN_WORKFLOW", "AuthRoutes"]
+
+SIGNIN_WORKFLOW = "B2B\\TCA\\Wizards\\Workflow\\SigninWorkflow"
+AUTH_WORKFLOW = "B2B\\TCA\\Wizards\\Workflow\\AuthWorkflow"
+MAX_PENDING_SIGNINS = 100_000
+
+
+class AuthRoutes:
+    """Handlers of ``/v2/my/{signin,2fa,refresh}``; part of the ``Sandbox`` they serve."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+
+    async def signin_wizard(self, request: web.Request) -> web.StreamResponse:
+        """``GET /signin/wizard``: open a sign-in procedure."""
+        await self.sb._inject(request, "signin_wizard", "-")
+        signins = self.sb._signins
+        if len(signins) >= MAX_PENDING_SIGNINS:
+            del signins[next(iter(signins))]
+        procedure = str(uuid_mod.uuid4())
+        signins[procedure] = None
+        return web.json_response(
+            {
+                "code": 200,
+                "data": None,
+                "done": False,
+                "uuid": procedure,
+                "workflow": SIGNIN_WORKFLOW,
+            }
+        )
+
+    async def signin(self, request: web.Request) -> web.StreamResponse:
+        """``POST /signin``: check the password; tokens, or the second factor to ask for."""
+        sb = self.sb
+        body = await json_body(request)
+        email = body.get("email")
+        if not isinstance(email, str) or not email:
+            raise Fail(400, "Bad Request", "email is required")
+        request["user"] = email
+        await sb._inject(request, "signin", email)
+        if sb.throttle is not None:
+            blocked = sb.throttle.check(email)
+            if blocked is not None:
+                raise Fail(
+                    429,
+                    "Too Many Requests",
+                    "too many sign-in attempts",
+                    {"Retry-After": str(math.ceil(blocked))},
+                )
+        procedure = body.get("uuid")
+        if not isinstance(procedure, str) or procedure not in sb._signins:
+            raise Fail(400, "Bad Request", "uuid is not an open sign-in wizard")
+        if sb.require_fingerprint and not _valid_fingerprint(body.get("device_fingerprint")):
+            raise Fail(400, "Bad Request", "device_fingerprint must be Base64 of a JSON object")
+        user = sb._users.get(email)
+        password = body.get("password")
+        if (
+            user is None
+            or not isinstance(password, str)
+            or not secrets.compare_digest(password.encode(), user.password.encode())
+        ):
+            raise Fail(401, "Unauthorized", "wrong email or password")
+        if user.second_factor is not None:
+            sb._signins[procedure] = user
+            return web.json_response(
+                {
+                    "code": 200,
+                    "data": {"type": user.second_factor},
+                    "done": False,
+                    "uuid": procedure,
+                    "workflow": SIGNIN_WORKFLOW,
+                }
+            )
+        del sb._signins[procedure]
+        return _tokens_envelope(procedure, sb._issue(user, time.time()))
+
+    async def second_factor(self, request: web.Request) -> web.StreamResponse:
+        """``POST /2fa/{kind}``: check the code of a sign-in awaiting it; tokens."""
+        sb = self.sb
+        kind = request.match_info["kind"]
+        if kind not in SECOND_FACTORS:
+            raise Fail(404, "Not Found", f"unknown second factor {kind!r}")
+        body = await json_body(request)
+        procedure = body.get("uuid")
+        user = sb._signins.get(procedure) if isinstance(procedure, str) else None
+        if user is None or not isinstance(procedure, str):
+            raise Fail(400, "Bad Request", "uuid is not awaiting a second factor")
+        request["user"] = user.email
+        await sb._inject(request, "2fa", user)
+        if user.second_factor != kind:
+            raise Fail(400, "Bad Request", f"this sign-in expects {user.second_factor}")
+        code = body.get("code")
+        if not isinstance(code, str | int) or str(code) != user.code:
+            raise Fail(401, "Unauthorized", "wrong code")
+        del sb._signins[procedure]
+        return _tokens_envelope(procedure, sb._issue(user, time.time()))
+
+    async def refresh(self, request: web.Request) -> web.StreamResponse:
+        """``POST /refresh``: a new access token (and refresh token, per the scenario)."""
+        sb = self.sb
+        body = await json_body(request)
+        token = body.get("refreshToken")
+        user = sb._refresh.get(token) if isinstance(token, str) else None
+        if user is None:
+            raise Fail(401, "Unauthorized", "invalid refresh token")
+        request["user"] = user.email
+        await sb._inject(request, "refresh", user)
+        now = time.time()
+        if now >= user.refresh_expires:
+            raise Fail(401, "Unauthorized", "refresh token expired")
+        rotate = sb.scenario.quirks.refresh_returns_refresh_token
+        return _tokens_envelope(str(uuid_mod.uuid4()), sb._issue(user, now, rotate_refresh=rotate))
+
+
+def _tokens_envelope(procedure: str, tokens: dict[str, Any]) -> web.Response:
+    return web.json_response(
+        {
+            "code": 202,
+            "data": tokens,
+            "done": True,
+            "uuid": procedure,
+            "workflow": AUTH_WORKFLOW,
+        }
+    )
+
+
+def _valid_fingerprint(value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        decoded = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(decoded, dict) and isinstance(decoded.get("user_agent"), str)

@@ -1,0 +1,188 @@
+"""The sandbox's verification routes: history, details, the wizard and step submits."""
+
+from __future__ import annotations
+
+import time
+import uuid as uuid_mod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._http import API_PREFIX, Fail, json_body
+from ._render import history_entry, step_types
+from ._state import SandboxUser
+from .records import Duplicate, Submission
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["VerificationRoutes"]
+
+
+class VerificationRoutes:
+    """Handlers of ``/v2/my/verifications...``; part of the ``Sandbox`` they serve."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        scenario = sandbox.scenario
+        self._step_data = [step_types(s, scenario.quirks.wizard_data) for s in scenario.steps]
+
+    def _step_envelope(self, user: SandboxUser) -> dict[str, Any]:
+        step = self.sb.scenario.steps[user.step]
+        return {
+            "code": 200,
+            "data": self._step_data[user.step],
+            "done": False,
+            "uuid": user.procedure,
+            "workflow": step.workflow,
+        }
+
+    async def history(self, request: web.Request) -> web.StreamResponse:
+        """``GET /verifications``: the paged, sorted and filtered history."""
+        user = self.sb._authenticate(request)
+        await self.sb._inject(request, "history", user)
+        query = request.query
+        try:
+            limit = int(query.get("limit", "10"))
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            raise Fail(400, "Bad Request", "limit and offset must be integers") from None
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise Fail(400, "Bad Request", "limit must be 1..1000 and offset >= 0")
+        if query.get("sort_by", "createTime") != "createTime":
+            raise Fail(400, "Bad Request", "sort_by must be createTime")
+        order = query.get("sort_order", "desc")
+        if order not in ("asc", "desc"):
+            raise Fail(400, "Bad Request", "sort_order must be asc or desc")
+        entries = sorted(user.history, key=lambda e: (e.create_time, e.id), reverse=order == "desc")
+        rendered = [history_entry(self.sb.scenario, user, e) for e in entries]
+        filters = {
+            key[7:-1]: value
+            for key, value in query.items()
+            if key.startswith("filter[") and key.endswith("]")
+        }
+        for name, wanted in filters.items():
+            rendered = [e for e in rendered if _matches(e, name, wanted)]
+        page = rendered[offset : offset + limit]
+        return web.json_response({"total": len(rendered), "data": page})
+
+    async def details(self, request: web.Request) -> web.StreamResponse:
+        """``GET /verifications/{vid}``: one history entry."""
+        user = self.sb._authenticate(request)
+        await self.sb._inject(request, "details", user)
+        wanted = int(request.match_info["vid"])
+        for entry in user.history:
+            if entry.id == wanted:
+                body = history_entry(self.sb.scenario, user, entry)
+                if self.sb.scenario.quirks.details_envelope:
+                    return web.json_response({"total": 1, "data": [body]})
+                return web.json_response(body)
+        raise Fail(404, "Not Found", f"verification {wanted} not found")
+
+    async def wizard(self, request: web.Request) -> web.StreamResponse:
+        """``GET /verifications/wizard``: open (or continue) a procedure; its current step."""
+        user = self.sb._authenticate(request)
+        await self.sb._inject(request, "wizard", user)
+        scenario = self.sb.scenario
+        if user.procedure is None:
+            if user.level >= len(scenario.levels) - 1:
+                return web.json_response(
+                    {
+                        "code": 202,
+                        "data": None,
+                        "done": True,
+                        "uuid": str(uuid_mod.uuid4()),
+                        "workflow": scenario.final_workflow,
+                    }
+                )
+            user.procedure = str(uuid_mod.uuid4())
+            user.step = 0
+        return web.json_response(self._step_envelope(user))
+
+    async def submit_slash(self, request: web.Request) -> web.StreamResponse:
+        """``POST /verifications/``: redirected or served as a submit, per the scenario."""
+        if self.sb.scenario.quirks.submit_trailing_slash == "redirect":
+            raise web.HTTPPermanentRedirect(API_PREFIX + "/v2/my/verifications")
+        return await self.submit(request)
+
+    async def submit(self, request: web.Request) -> web.StreamResponse:
+        """``POST /verifications``: commit the current step (409 on a repeated submit)."""
+        sb = self.sb
+        user = sb._authenticate(request)
+        await sb._inject(request, "submit", user)
+        body = await json_body(request)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise Fail(400, "Bad Request", "data is required")
+        documents = data.get("documents")
+        procedure = data.get("uuid")
+        if not isinstance(procedure, str) or not procedure:
+            raise Fail(400, "Bad Request", "uuid is required")
+        if not isinstance(documents, dict):
+            raise Fail(400, "Bad Request", "documents is required")
+        type_id = documents.get("type")
+        files = documents.get("files")
+        if not isinstance(type_id, int) or isinstance(type_id, bool):
+            raise Fail(400, "Bad Request", "documents.type must be an integer")
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise Fail(400, "Bad Request", "documents.files must be a list of strings")
+        key = (procedure, type_id, tuple(sorted(files)))
+        if key in user.committed:
+            sb.records.duplicate_log.append(
+                Duplicate(user.email, procedure, type_id, tuple(files), time.time())
+            )
+            raise Fail(409, "Conflict", "this step was already submitted")
+        if user.procedure is None or procedure != user.procedure:
+            raise Fail(400, "Bad Request", "uuid is not the open verification procedure")
+        step = sb.scenario.steps[user.step]
+        doc_type = step.type_by_id(type_id)
+        if doc_type is None:
+            raise Fail(400, "Bad Request", f"document type {type_id} is not asked for")
+        if not doc_type.enabled:
+            raise Fail(400, "Bad Request", f"document type {type_id} is disabled")
+        if len(files) < doc_type.min_files:
+            raise Fail(
+                400, "Bad Request", f"document type {type_id} needs {doc_type.min_files} files"
+            )
+        for path in files:
+            content_type = user.files.get(path)
+            if content_type is None:
+                raise Fail(400, "Bad Request", "a file is not one of your uploads")
+            if doc_type.content_types is not None and content_type not in doc_type.content_types:
+                raise Fail(400, "Bad Request", f"a file's type is not allowed for {type_id}")
+        if step.stall:
+            return web.json_response(self._step_envelope(user))
+        user.committed.add(key)
+        index = user.step
+        user.step += 1
+        completed = user.step == len(sb.scenario.steps)
+        now = time.time()
+        sb.records.submission_log.append(
+            Submission(user.email, procedure, index, type_id, tuple(files), now, completed)
+        )
+        if not completed:
+            return web.json_response(self._step_envelope(user))
+        sb._grant_next_level(user, now)
+        user.procedure = None
+        user.step = 0
+        return web.json_response(
+            {
+                "code": 202,
+                "data": {"types": []},
+                "done": True,
+                "uuid": procedure,
+                "workflow": sb.scenario.final_workflow,
+            }
+        )
+
+
+def _matches(entry: Mapping[str, Any], name: str, wanted: str) -> bool:
+    if name not in entry:
+        return True  # unknown filter fields are ignored, as lenient servers do
+    value = entry[name]
+    if isinstance(value, dict):
+        return wanted in (str(value.get("id")), str(value.get("name")))
+    if value is None:
+        return wanted in ("", "null")
+    return str(value) == wanted
