@@ -47,3 +47,5 @@ DEFAULT_RUN_DEADLINE: float | None = 600.0
 DEFAULT_UPLOAD_CONCURRENCY = 4
 DEFAULT_STALL_LIMIT = 3
 DEFAULT_MAX_SUBMIT_ATTEMPTS = 3
+# Seconds the runner waits after a submit timed out before re-reading the wizard.
+DEFAULT_SETTLE_DELAY = 1.0

@@ -24,6 +24,7 @@ from ._constants import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_SUBMIT_ATTEMPTS,
     DEFAULT_RUN_DEADLINE,
+    DEFAULT_SETTLE_DELAY,
     DEFAULT_STALL_LIMIT,
     DEFAULT_UPLOAD_CONCURRENCY,
 )
@@ -38,7 +39,9 @@ from .checkpoint import (
 )
 from .documents import Document
 from .errors import (
+    APITimeoutError,
     ConfigurationError,
+    ConflictError,
     DocumentError,
     KycflowError,
     MissingDocumentError,
@@ -166,10 +169,14 @@ class WizardRunner:
       ``WizardStalledError``. Between such submits the runner tries the other supplied types,
       never submitting one type twice for one step.
     - ``max_submit_attempts``: tries per submit, and per upload, whose outcome was unknown.
+    - ``settle_delay``: seconds to wait after a submit *timed out* before reading the wizard
+      again, so that a server still processing the request can commit it first.
 
     Reconciliation assumes what the wizard contract promises: a committed submit changes the
     step (its uuid, code, workflow or types) or, by re-asking, is indistinguishable from a
     refusal; a server that re-asks the identical step after a commit is handled as a stall.
+    A server that commits a timed-out submit later than ``settle_delay`` after the timeout can
+    still see a resend; it refuses the resend as a conflict (409), which the runner reconciles.
     """
 
     def __init__(
@@ -186,6 +193,7 @@ class WizardRunner:
         upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
         stall_limit: int = DEFAULT_STALL_LIMIT,
         max_submit_attempts: int = DEFAULT_MAX_SUBMIT_ATTEMPTS,
+        settle_delay: float = DEFAULT_SETTLE_DELAY,
         run_id: str | None = None,
     ) -> None:
         if checkpoint_store is not None and not checkpoint_key:
@@ -203,6 +211,9 @@ class WizardRunner:
         self.upload_concurrency = _positive("upload_concurrency", upload_concurrency)
         self.stall_limit = _positive("stall_limit", stall_limit)
         self.max_submit_attempts = _positive("max_submit_attempts", max_submit_attempts)
+        if not settle_delay >= 0:
+            raise ConfigurationError("settle_delay must be >= 0 seconds")
+        self.settle_delay = settle_delay
         self.run_id = run_id
 
     def __repr__(self) -> str:
@@ -590,9 +601,21 @@ class _Run:
             await self._save()
             try:
                 reply = await self.r.client.wizard.submit(step.uuid, current.type_id, list(paths))
+            except ConflictError:
+                # A resend refused as a conflict: the earlier, timed-out submit was committed
+                # after all (the server answers 409 to a repeat of a committed step).
+                if attempt == 1:
+                    raise
+                now = await self._read()
+                if step_signature(now) == current.signature:
+                    raise
+                return now, True
             except OutcomeUnknownError as exc:
                 # Never resend blindly: read where the server is. An error here ends the run
                 # with the checkpoint still marking the submit in flight, for the next run.
+                if isinstance(exc.cause, APITimeoutError) and self.r.settle_delay:
+                    # A timed-out request may still be in the server's hands.
+                    await asyncio.sleep(self.r.settle_delay)
                 now = await self._read()
                 if step_signature(now) != current.signature:
                     return now, True

@@ -97,6 +97,8 @@ class UserState:
     blocked_event: asyncio.Event = field(default_factory=asyncio.Event)
     open_streams: int = 0
     max_open_streams: int = 0
+    # A submit the server is still processing: committed right after the next wizard read.
+    late_commit: tuple[str, int, list[str]] | None = None
 
     def envelope(self) -> dict[str, Any]:
         if self.done:
@@ -147,7 +149,13 @@ class FakeWizard:
             raise APIConnectionError(
                 "cannot connect", method="GET", path="/v2/my/verifications/wizard"
             )
-        return WizardStep.from_envelope(self.s.envelope())
+        step = WizardStep.from_envelope(self.s.envelope())
+        if self.s.late_commit is not None:
+            uuid, type_id, files = self.s.late_commit
+            self.s.late_commit = None
+            await self.submit(uuid, type_id, files)
+            self.s.submit_calls -= 1  # the same request as before, not a new one
+        return step
 
     async def submit(self, uuid: str, document_type_id: int, files: list[str]) -> WizardStep:
         s = self.s
@@ -155,6 +163,9 @@ class FakeWizard:
         fault = s.submit_faults.popleft() if s.submit_faults else None
         await asyncio.sleep(0)
         if fault == "unknown":
+            raise _unknown()
+        if fault == "late_commit":
+            s.late_commit = (uuid, document_type_id, list(files))
             raise _unknown()
         if fault == "crash_before_send":
             raise SimulatedCrash

@@ -325,3 +325,39 @@ async def test_cancel_mid_upload_closes_everything_and_keeps_a_true_checkpoint(
         "b.jpg",
         "c.pdf",
     ]
+
+
+async def test_a_submit_committed_after_the_reread_is_settled_by_the_conflict() -> None:
+    # The server commits a timed-out submit only after the runner has re-read an unchanged
+    # step: the runner's resend is refused as a duplicate (409), and the runner reconciles it.
+    server = FakeServer()
+    user = server.user()
+    user.submit_faults.extend(["late_commit"])
+    runner = WizardRunner(server.client(), ALL_DOCS, settle_delay=0)
+    result = await runner.run()
+    assert result.done
+    assert len(user.committed) == 3
+    assert len(set(user.committed)) == 3
+    assert result.steps[0].reconciled
+    assert len(user.duplicates) == 1  # the refused resend: the server kept one submission
+    assert user.submit_calls == 4
+
+
+async def test_settle_delay_lets_a_late_commit_land_before_the_reread() -> None:
+    server = FakeServer()
+    user = server.user()
+    user.submit_faults.extend(["unknown"])
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    runner = WizardRunner(server.client(), ALL_DOCS, settle_delay=0.25)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncio, "sleep", recording_sleep)
+        result = await runner.run()
+    assert result.done
+    # One wait, of the configured length, after the timed-out submit; none anywhere else.
+    assert [d for d in slept if d > 0] == [0.25]

@@ -109,13 +109,14 @@ class Faults:
     """
 
     seed: int = 0
-    rates: dict[str, dict[FaultKind, float]] = field(default_factory=dict)
+    rates: Mapping[str, Mapping[FaultKind | str, float]] = field(default_factory=dict)
     retry_after: float = 1.0
     slow_delay: float = 0.5
     server_error_statuses: tuple[int, ...] = SERVER_ERROR_STATUSES
     _queued: dict[str, list[_Queued]] = field(default_factory=dict, repr=False)
     _windows: list[Window] = field(default_factory=list, repr=False)
     _seed_bytes: bytes = field(default=b"", repr=False)
+    _rates: dict[str, dict[FaultKind, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         normalised: dict[str, dict[FaultKind, float]] = {}
@@ -124,7 +125,7 @@ class Faults:
             if any(rate < 0 for rate in table.values()) or sum(table.values()) > 1.0 + 1e-9:
                 raise ValueError(f"fault rates of route {route!r} must be >= 0 and sum to <= 1")
             normalised[route] = table
-        self.rates = normalised
+        self._rates = normalised
         if self.retry_after < 0 or self.slow_delay < 0:
             raise ValueError("retry_after and slow_delay must be >= 0")
         self._seed_bytes = str(self.seed).encode()
@@ -250,8 +251,8 @@ class Faults:
         return None
 
     def _table(self, route: str) -> dict[FaultKind, float]:
-        specific = self.rates.get(route)
-        common = self.rates.get(ANY_ROUTE)
+        specific = self._rates.get(route)
+        common = self._rates.get(ANY_ROUTE)
         if common is None:
             return specific or {}
         if specific is None:
@@ -268,7 +269,7 @@ class Faults:
         """The configuration as plain data (pending ``fail_next`` and windows included)."""
         return {
             "seed": self.seed,
-            "rates": {r: {k.value: v for k, v in t.items()} for r, t in self.rates.items()},
+            "rates": {r: {k.value: v for k, v in t.items()} for r, t in self._rates.items()},
             "retry_after": self.retry_after,
             "slow_delay": self.slow_delay,
             "server_error_statuses": list(self.server_error_statuses),

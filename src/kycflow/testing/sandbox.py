@@ -375,4 +375,9 @@ class Sandbox:
         if kind is FaultKind.HTML_ERROR:
             raise Reply(web.Response(status=502, text=HTML_502, content_type="text/html"))
         if kind is FaultKind.SLOW:
+            if route != "upload":
+                # Take the body first: a client that gives up during the delay still had its
+                # request delivered, so it is processed as the docs promise. (An upload keeps
+                # streaming through the delay, which is what slow-upload tests rely on.)
+                await request.read()
             await asyncio.sleep(self.faults.slow_delay)
