@@ -224,13 +224,7 @@ class KycflowLogger:
         state = _resolve()
         if not state.configured:
             return _STDLIB_LOGGER.isEnabledFor(level)
-        check = state.check
-        if check is None:
-            return True
-        try:
-            return bool(check(level))
-        except Exception:  # a custom wrapper class without the method's semantics
-            return True
+        return _ask(state.check, level)
 
     def debug(self, event: str, **values: Any) -> None:
         self._target().debug(event, **values)
@@ -257,7 +251,10 @@ def is_enabled(logger: Any, level: int) -> bool:
     """Whether ``logger`` would emit at ``level``: lets hot paths skip building events."""
     if type(logger) is KycflowLogger:
         return logger.is_enabled_for(level)
-    check = getattr(logger, "is_enabled_for", None)
+    return _ask(getattr(logger, "is_enabled_for", None), level)
+
+
+def _ask(check: Any, level: int) -> bool:
     if check is None:
         return True
     try:

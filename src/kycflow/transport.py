@@ -331,23 +331,7 @@ class Transport:
         # Most calls succeed at once: the first attempt runs outside tenacity, whose machinery
         # costs more CPU per call than the request itself on a fast network.
         try:
-            return await self._attempt(
-                session,
-                method,
-                url,
-                template,
-                params,
-                headers,
-                json_body,
-                body,
-                options.timeout,
-                deadline_at,
-                auth,
-                requester,
-                policy,
-                1,
-                decode=decode,
-            )
+            return await attempt(1)
         except _Retry as exc:
             first = exc
         stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
