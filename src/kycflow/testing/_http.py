@@ -10,8 +10,10 @@ from aiohttp import web
 __all__ = [
     "ADMIN_PREFIX",
     "API_PREFIX",
+    "FAULT_KEY",
     "HTML_502",
     "LOOPBACK",
+    "USER_KEY",
     "Abort",
     "Fail",
     "Reply",
@@ -22,6 +24,11 @@ __all__ = [
 API_PREFIX = "/api"
 ADMIN_PREFIX = "/_sandbox"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+# Typed request keys where aiohttp has them (3.14 warns about plain string keys); the plain
+# strings on older versions.
+_REQUEST_KEY: Any = getattr(web, "RequestKey", None)
+USER_KEY: Any = _REQUEST_KEY("kycflow_sandbox_user", str) if _REQUEST_KEY else "kycflow_user"
+FAULT_KEY: Any = _REQUEST_KEY("kycflow_sandbox_fault", str) if _REQUEST_KEY else "kycflow_fault"
 HTML_502 = (
     "<html><head><title>502 Bad Gateway</title></head><body>"
     "<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"

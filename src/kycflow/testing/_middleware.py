@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ._http import LOOPBACK, Abort, Fail, Reply, error_response
+from ._http import FAULT_KEY, LOOPBACK, USER_KEY, Abort, Fail, Reply, error_response
 from .faults import FaultKind
 from .records import Records, RequestRecord
 
@@ -48,7 +48,7 @@ def make_middleware(records: Records) -> Middleware:
                 exc.headers["X-Request-Id"] = request_id
                 raise
             response = error_response(exc.status, exc.reason, exc.reason)
-        fault = request.get("fault")
+        fault = request.get(FAULT_KEY)
         if response is not None and fault == FaultKind.RESET_AFTER:
             response = None
         if response is None:
@@ -72,7 +72,7 @@ def make_middleware(records: Records) -> Middleware:
                     method=request.method,
                     path=request.path,
                     route=route,
-                    user=request.get("user"),
+                    user=request.get(USER_KEY),
                     status=status,
                     fault=None if fault is None else str(fault),
                     time=time.time(),

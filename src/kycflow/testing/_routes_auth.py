@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._http import Fail, json_body
+from ._http import USER_KEY, Fail, json_body
 from ._state import SECOND_FACTORS
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class AuthRoutes:
         email = body.get("email")
         if not isinstance(email, str) or not email:
             raise Fail(400, "Bad Request", "email is required")
-        request["user"] = email
+        request[USER_KEY] = email
         await sb._inject(request, "signin", email)
         if sb.throttle is not None:
             blocked = sb.throttle.check(email)
@@ -106,7 +106,7 @@ class AuthRoutes:
         user = sb._signins.get(procedure) if isinstance(procedure, str) else None
         if user is None or not isinstance(procedure, str):
             raise Fail(400, "Bad Request", "uuid is not awaiting a second factor")
-        request["user"] = user.email
+        request[USER_KEY] = user.email
         await sb._inject(request, "2fa", user)
         if user.second_factor != kind:
             raise Fail(400, "Bad Request", f"this sign-in expects {user.second_factor}")
@@ -124,7 +124,7 @@ class AuthRoutes:
         user = sb._refresh.get(token) if isinstance(token, str) else None
         if user is None:
             raise Fail(401, "Unauthorized", "invalid refresh token")
-        request["user"] = user.email
+        request[USER_KEY] = user.email
         await sb._inject(request, "refresh", user)
         now = time.time()
         if now >= user.refresh_expires:

@@ -17,7 +17,17 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from ._http import ADMIN_PREFIX, API_PREFIX, HTML_502, LOOPBACK, Abort, Fail, Reply
+from ._http import (
+    ADMIN_PREFIX,
+    API_PREFIX,
+    FAULT_KEY,
+    HTML_502,
+    LOOPBACK,
+    USER_KEY,
+    Abort,
+    Fail,
+    Reply,
+)
 from ._middleware import make_middleware
 from ._render import history_entry, token_json
 from ._routes_admin import AdminRoutes
@@ -348,7 +358,7 @@ class Sandbox:
             raise Fail(401, "Unauthorized", "invalid access token")
         if time.time() >= user.access_expires:
             raise Fail(401, "Unauthorized", "access token expired")
-        request["user"] = user.email
+        request[USER_KEY] = user.email
         return user
 
     async def _inject(self, request: web.Request, route: str, user: SandboxUser | str) -> None:
@@ -362,7 +372,7 @@ class Sandbox:
         fault = self.faults.decide(route, key, n)
         if fault is None:
             return
-        request["fault"] = fault.kind
+        request[FAULT_KEY] = fault.kind
         kind = fault.kind
         if kind is FaultKind.SERVER_ERROR:
             status = fault.status or 500
