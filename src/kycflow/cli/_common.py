@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.util
 import json
 import logging
 import os
@@ -475,12 +476,10 @@ def page_to_dict(page: VerificationPage) -> dict[str, Any]:
 
 def require_rich() -> None:
     """Raise ``UsageError`` (exit 2) when rich, the ``cli`` extra, is missing."""
-    try:
-        import rich  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("rich") is None:
         raise UsageError(
             "this command draws with rich, which is not installed: pip install 'kycflow[cli]'"
-        ) from None
+        )
 
 
 def make_console(stream: TextIO | None = None) -> Console:
