@@ -13,13 +13,9 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from . import batch, demo, history, run, sandbox
-from ._common import (
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    configure_cli_logging,
-    report_error,
-    secrets,
-)
+from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, report_error
+from ._logs import configure_cli_logging
+from ._secrets import secrets
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

@@ -15,17 +15,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..batch import DEFAULT_BATCH_CONCURRENCY, BatchJob, BatchProgress, BatchResult, run_many
 from ..client import Client
 from ..errors import ConfigurationError
-from ._common import (
-    ENV_BASE_URL,
-    EXIT_API,
-    EXIT_OK,
-    Subparsers,
-    UsageError,
-    add_common_arguments,
-    make_console,
-    positive_int,
-    secrets,
-)
+from ._arguments import Subparsers, add_common_arguments, positive_int
+from ._auth import ENV_BASE_URL
+from ._errors import EXIT_API, EXIT_OK, UsageError
+from ._output import make_console
+from ._secrets import secrets
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

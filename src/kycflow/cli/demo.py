@@ -14,17 +14,12 @@ from pathlib import Path
 from ..client import Client
 from ..providers import DirectoryProvider
 from ..runner import WizardRunner
-from ._common import (
-    EXIT_OK,
-    DescribingProvider,
-    ProgressView,
-    Subparsers,
-    add_common_arguments,
-    history_table,
-    make_console,
-    require_rich,
-    secrets,
-)
+from ._arguments import Subparsers, add_common_arguments
+from ._documents import DescribingProvider
+from ._errors import EXIT_OK
+from ._output import history_table, make_console, require_rich
+from ._progress import ProgressView
+from ._secrets import secrets
 
 __all__ = ["handle", "register", "sample_documents"]
 

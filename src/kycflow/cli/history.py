@@ -6,22 +6,16 @@ import argparse
 import asyncio
 
 from ..models import VerificationPage
-from ._common import (
-    EXIT_OK,
-    AuthArgs,
-    Subparsers,
-    add_auth_arguments,
-    add_common_arguments,
-    authenticate,
+from ._arguments import Subparsers, add_common_arguments, positive_int
+from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
+from ._errors import EXIT_OK
+from ._output import (
     error_to_dict,
     history_table,
-    make_client,
     make_console,
     page_to_dict,
-    positive_int,
     print_json,
     require_rich,
-    resolve_auth,
 )
 
 __all__ = ["handle", "register"]

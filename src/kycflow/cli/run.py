@@ -8,25 +8,12 @@ from pathlib import Path
 
 from ..providers import DirectoryProvider
 from ..runner import WizardResult, WizardRunner
-from ._common import (
-    EXIT_OK,
-    AuthArgs,
-    DescribingProvider,
-    ProgressView,
-    Subparsers,
-    UsageError,
-    add_auth_arguments,
-    add_common_arguments,
-    authenticate,
-    error_to_dict,
-    make_client,
-    make_console,
-    parse_map,
-    print_json,
-    require_rich,
-    resolve_auth,
-    result_to_dict,
-)
+from ._arguments import Subparsers, add_common_arguments
+from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
+from ._documents import DescribingProvider, parse_map
+from ._errors import EXIT_OK, UsageError
+from ._output import error_to_dict, make_console, print_json, require_rich, result_to_dict
+from ._progress import ProgressView
 
 __all__ = ["handle", "register"]
 

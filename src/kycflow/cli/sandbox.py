@@ -8,7 +8,8 @@ import contextlib
 import sys
 from typing import TextIO
 
-from ._common import EXIT_OK, Subparsers, add_common_arguments
+from ._arguments import Subparsers, add_common_arguments
+from ._errors import EXIT_OK
 
 __all__ = ["handle", "register"]
 

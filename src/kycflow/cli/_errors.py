@@ -1,0 +1,111 @@
+"""Exit codes, the CLI's usage error, and how an error is reported on stderr."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, TextIO
+
+from ..errors import (
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    DocumentError,
+    KycflowError,
+    MissingDocumentError,
+    WizardError,
+)
+from ..models import DocumentType
+from ._secrets import secrets
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_INTERRUPTED",
+    "EXIT_MISSING_DOCUMENTS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "describe_error",
+    "exit_code_for",
+    "report_error",
+]
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_MISSING_DOCUMENTS = 3
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(ConfigurationError):
+    """Bad command-line input the parser itself cannot catch (exit code 2)."""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """0 done, 1 API/network/wizard error, 2 usage or bad local input, 3 missing documents."""
+    if isinstance(exc, MissingDocumentError):
+        return EXIT_MISSING_DOCUMENTS
+    if isinstance(exc, APIError | WizardError):
+        return EXIT_API
+    if isinstance(exc, DocumentError | ConfigurationError | ValueError):
+        return EXIT_USAGE
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_API
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong (no secrets: kycflow's messages hold none)."""
+    if isinstance(exc, MissingDocumentError):
+        labels = [_type_label(t) for t in exc.requested] or ["(none listed)"]
+        return (
+            "the wizard needs documents that were not given: "
+            + ", ".join(labels)
+            + " (add files to the documents directory or use --map TYPE=FILE)"
+        )
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} (check the token or the sign-in credentials)"
+    if isinstance(exc, KycflowError | ValueError | OSError):
+        text = str(exc) or type(exc).__name__
+        return text
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _type_label(doc_type: Any) -> str:
+    if isinstance(doc_type, DocumentType):
+        return (
+            f"{doc_type.description} (type {doc_type.id})"
+            if doc_type.description
+            else (f"type {doc_type.id}")
+        )
+    return str(doc_type)
+
+
+def _detail_lines(exc: BaseException) -> list[str]:
+    lines: list[str] = [f"error class: {type(exc).__module__}.{type(exc).__qualname__}"]
+    if isinstance(exc, APIError) and exc.method:
+        lines.append(f"call: {exc.method} {exc.path}")
+    if isinstance(exc, APIStatusError):
+        lines.append(f"status: {exc.status}; request id: {exc.request_id or '-'}")
+        for detail in exc.details:
+            lines.append(f"detail: {detail}")
+        if exc.body_excerpt:
+            lines.append(f"body: {exc.body_excerpt}")
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        lines.append(f"cause: {type(cause).__name__}: {cause}")
+    lines.extend(traceback.format_exception(exc))
+    return lines
+
+
+def report_error(exc: BaseException, *, verbose: bool, stream: TextIO | None = None) -> int:
+    """Print the error (one line, or detail with ``verbose``) and return its exit code."""
+    out = stream or sys.stderr
+    code = exit_code_for(exc)
+    if verbose:
+        for line in _detail_lines(exc):
+            out.write(secrets.scrub(line.rstrip("\n")) + "\n")
+    out.write(secrets.scrub(f"kycflow: error: {describe_error(exc)}") + "\n")
+    out.flush()
+    return code
