@@ -7,18 +7,14 @@ the wizard and resends only if the server has not moved past the step. Progress 
 checkpoint after every upload and around every submit, so a crashed run can resume.
 
 The runner uses only the client's public API (``client.wizard.start``, ``client.wizard.submit``,
-``client.files.upload``), typed by the small ``WizardClient`` protocol below.
+``client.files.upload``), typed by the small ``WizardClient`` protocol (in ``_run_types``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import logging
 import uuid as uuid_lib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from ._constants import (
     DEFAULT_MAX_STEPS,
@@ -28,15 +24,18 @@ from ._constants import (
     DEFAULT_STALL_LIMIT,
     DEFAULT_UPLOAD_CONCURRENCY,
 )
-from ._logging import get_logger, is_enabled
-from .checkpoint import (
-    Checkpoint,
-    CheckpointStore,
-    CompletedStep,
-    StepInProgress,
-    UploadedFile,
-    step_signature,
+from ._run_types import (
+    EventCallback,
+    StepResult,
+    TypePolicy,
+    WizardClient,
+    WizardResult,
+    first_supplied,
 )
+from ._run_types import FilesAPI as FilesAPI
+from ._run_types import WizardAPI as WizardAPI
+from ._uploads import UploadingRun
+from .checkpoint import Checkpoint, CheckpointStore, CompletedStep, StepInProgress, step_signature
 from .documents import Document
 from .errors import (
     APITimeoutError,
@@ -51,15 +50,7 @@ from .errors import (
     WizardStalledError,
     WizardStepLimitError,
 )
-from .events import (
-    Completed,
-    Failed,
-    FileUploaded,
-    Retrying,
-    StepStarted,
-    StepSubmitted,
-    WizardEvent,
-)
+from .events import Completed, Failed, StepStarted, StepSubmitted
 from .models import WIZARD_FINAL, WIZARD_INTERMEDIATE, DocumentType, WizardStep
 from .providers import FileProvider
 
@@ -74,70 +65,6 @@ __all__ = [
 ]
 
 _FAILED_MESSAGE_CHARS = 300
-
-
-class WizardAPI(Protocol):
-    """The wizard half of the client API the runner uses."""
-
-    async def start(self) -> WizardStep: ...
-
-    async def submit(self, uuid: str, document_type_id: int, files: list[str], /) -> WizardStep: ...
-
-
-class FilesAPI(Protocol):
-    """The upload half of the client API the runner uses."""
-
-    async def upload(self, document: Document, /) -> str: ...
-
-
-class WizardClient(Protocol):
-    """What the runner needs of a client: ``kycflow.Client`` (or a view from ``with_auth``)."""
-
-    @property
-    def wizard(self) -> WizardAPI: ...
-
-    @property
-    def files(self) -> FilesAPI: ...
-
-
-TypePolicy = Callable[[WizardStep, Sequence[DocumentType]], DocumentType]
-"""Chooses the type to submit from the step's enabled types the provider supplies (server
-order, never empty). It must return one of them."""
-
-EventCallback = Callable[[WizardEvent], "Awaitable[None] | None"]
-
-
-def first_supplied(step: WizardStep, supplied: Sequence[DocumentType]) -> DocumentType:
-    """The default policy: the first supplied type in the server's order."""
-    return supplied[0]
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """A committed step (``index`` from 1): the type submitted and its files' stored paths.
-    ``reconciled``: the commit was confirmed by re-reading the wizard after an ambiguous
-    failure."""
-
-    index: int
-    type_id: int
-    type_description: str
-    files: tuple[str, ...]
-    reconciled: bool = False
-
-
-@dataclass(frozen=True)
-class WizardResult:
-    """The outcome of a run. ``steps`` include those committed by an earlier, resumed run;
-    ``retries`` counts uploads and submits tried again in this run."""
-
-    run_id: str
-    uuid: str
-    done: bool
-    workflow: str
-    final_step: WizardStep
-    steps: tuple[StepResult, ...]
-    retries: int
-    resumed: bool
 
 
 def _positive(name: str, value: int) -> int:
@@ -230,22 +157,8 @@ class WizardRunner:
         return await _Run(self, self.run_id or uuid_lib.uuid4().hex).execute()
 
 
-class _Run:
-    """The state of one ``run()`` call, so a runner may be run again (or concurrently)."""
-
-    def __init__(self, runner: WizardRunner, run_id: str) -> None:
-        self.r = runner
-        self.run_id = run_id
-        # Without a user's store nobody can read a save back (nor has saved anything to load):
-        # ``self.cp`` is the only copy needed.
-        self.store: CheckpointStore | None = runner.checkpoint_store
-        self.persist = self.store is not None
-        self.key = runner.checkpoint_key or run_id
-        self.log = get_logger().bind(run_id=run_id)
-        self.cp = Checkpoint(key=self.key, run_id=run_id)
-        self.retries = 0
-        self.resumed = False
-        self.lock = asyncio.Lock()
+class _Run(UploadingRun):
+    """One ``run()`` call: the run loop, resuming, choosing a type, and the exactly-once submit."""
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -502,91 +415,7 @@ class _Run:
             )
         return docs or None
 
-    @staticmethod
-    async def _validate(doc: Document) -> Document:
-        try:
-            return await doc.validate()
-        except KycflowError:
-            raise
-        except Exception as exc:
-            raise DocumentError(
-                f"cannot read document {doc.name}: {type(exc).__name__}", name=doc.name
-            ) from exc
-
     # -- uploads ------------------------------------------------------------------------------
-
-    async def _upload_all(
-        self, number: int, current: StepInProgress, docs: list[Document], wants_events: bool
-    ) -> list[str]:
-        paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
-        for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
-            if path is not None and wants_events:
-                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=True)
-
-        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
-        semaphore = asyncio.Semaphore(self.r.upload_concurrency) if len(pending) > 1 else None
-
-        async def upload_one(index: int, doc: Document) -> None:
-            if semaphore is None:
-                path = await self._upload(number, current.type_id, doc)
-            else:
-                async with semaphore:
-                    path = await self._upload(number, current.type_id, doc)
-            uploaded = UploadedFile(index=index, name=doc.name, path=path)
-            if self.persist:
-                async with self.lock:
-                    paths[index] = path
-                    current.uploads.append(uploaded)
-                    await self._save_locked()
-            else:  # no await in between: nothing to serialise against
-                paths[index] = path
-                current.uploads.append(uploaded)
-            if wants_events:
-                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
-
-        if len(pending) == 1:
-            # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
-            await upload_one(*pending[0])
-            return [path for path in paths if path is not None]
-        # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings and
-        # waits for them: the client closes each upload's stream in its own ``finally``.
-        try:
-            async with asyncio.TaskGroup() as group:
-                for index, doc in enumerate(docs):
-                    if paths[index] is None:
-                        group.create_task(upload_one(index, doc))
-        except ExceptionGroup as eg:
-            raise _first_error(eg) from None
-        return [path for path in paths if path is not None]
-
-    async def _upload(self, number: int, type_id: int, doc: Document) -> str:
-        attempt = 1
-        while True:
-            try:
-                return await self.r.client.files.upload(doc)
-            except OutcomeUnknownError as exc:
-                # The file may be stored already. Uploading it again is safe: a stored file no
-                # submit references is an orphan, which is harmless.
-                if attempt >= self.r.max_submit_attempts:
-                    raise
-                attempt += 1
-                await self._retrying(number, "upload", type_id, attempt, exc)
-
-    async def _emit_uploaded(
-        self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
-    ) -> None:
-        await self._emit(
-            FileUploaded(
-                run_id=self.run_id,
-                step=number,
-                type_id=type_id,
-                index=index,
-                file_name=doc.name,
-                size=doc.size,
-                path=path,
-                reused=reused,
-            )
-        )
 
     # -- submit -------------------------------------------------------------------------------
 
@@ -630,71 +459,3 @@ class _Run:
             return reply, False
 
     # -- plumbing -----------------------------------------------------------------------------
-
-    async def _retrying(
-        self, number: int, action: str, type_id: int | None, attempt: int, exc: BaseException
-    ) -> None:
-        self.retries += 1
-        cause = getattr(exc, "cause", None)
-        await self._emit(
-            Retrying(
-                run_id=self.run_id,
-                step=number,
-                action=action,
-                type_id=type_id,
-                attempt=attempt,
-                reason=type(cause or exc).__name__,
-            )
-        )
-
-    async def _save(self) -> None:
-        if self.store is None:
-            return
-        async with self.lock:
-            await self._save_locked()
-
-    async def _save_locked(self) -> None:
-        if self.store is None:
-            return
-        # A deep copy: a store that serialises lazily must not see later mutations.
-        await self.store.save(self.key, self.cp.model_copy(deep=True))
-
-    def _wants_events(self) -> bool:
-        """Whether an event would reach anyone: lets hot paths skip building it."""
-        return self.r.on_event is not None or is_enabled(self.log, logging.INFO)
-
-    async def _emit(self, event: WizardEvent) -> None:
-        if is_enabled(self.log, logging.INFO):
-            fields = {
-                k: v
-                for k, v in event.to_dict().items()
-                if k not in ("event", "run_id", "timestamp")
-            }
-            self.log.info(event.name, **fields)
-        callback = self.r.on_event
-        if callback is None:
-            return
-        try:
-            result = callback(event)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            # A broken progress display must not break a verification.
-            self.log.warning("wizard.event_callback_failed", event_name=event.name, exc_info=True)
-
-
-def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    for exc in leaves:
-        if isinstance(exc, KycflowError):
-            return exc
-    return leaves[0]

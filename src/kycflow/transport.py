@@ -16,8 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, NoReturn
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
 import aiohttp
 from tenacity import (
@@ -28,30 +27,25 @@ from tenacity import (
     stop_before_delay,
 )
 
+from ._bodies import read_body
 from ._constants import (
-    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_CONNECTION_LIMIT,
     DEFAULT_CONNECTION_LIMIT_PER_HOST,
-    DEFAULT_READ_TIMEOUT,
     INITIAL_BACKOFF,
     MAX_BACKOFF,
     MAX_RESPONSE_BYTES,
     MAX_RETRY_AFTER,
     USER_AGENT,
 )
+from ._failures import RetrySignal, raise_for
+from ._failures import map_exception as _map_exception
 from ._logging import get_logger, is_enabled
-from ._wire import check_base_url, error_from_response, is_loopback_host, join_url, request_id_of
+from ._redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, follow_redirects
+from ._timeouts import capped_timeout, make_timeout
+from ._wire import check_base_url, error_from_response, join_url, request_id_of
 from .auth import Auth, Requester
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    ConfigurationError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitError,
-)
-from .retry import Action, Decision, Failure, RetryPolicy, backoff, classify, parse_retry_after
+from .errors import APIError, APITimeoutError, ConfigurationError, ProtocolError, RateLimitError
+from .retry import Decision, Failure, RetryPolicy, backoff, classify, parse_retry_after
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -62,59 +56,11 @@ __all__ = [
     "make_timeout",
 ]
 
-MAX_REDIRECTS = 5
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Headers that carry credentials: never sent to another origin after a redirect.
-_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
-_READ_CHUNK = 64 * 1024
-# aiohttp >= 3.10 tells a connect timeout (never sent) apart from a read timeout.
-_CONNECT_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
-    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if isinstance(t, type)
-)
-
 # ``json.dumps`` with any non-default argument builds a new encoder on every call.
 _JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"))
 
 BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
-
-
-def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
-    """An explicit ``ClientTimeout`` from seconds (total) or a ``ClientTimeout``.
-
-    A float caps the whole call and also bounds connect and each socket read. ``None`` means no
-    total cap, yet connect and socket reads stay bounded (a bare ``ClientTimeout()`` would wait
-    forever). The connect bound is ``sock_connect``, the TCP/TLS connect itself: aiohttp's
-    ``connect`` also counts the wait for a free pooled connection, which with many users on one
-    pool is normal queueing, not a server that cannot be reached.
-    """
-    if isinstance(value, aiohttp.ClientTimeout):
-        return value
-    if value is None:
-        return aiohttp.ClientTimeout(
-            total=None, sock_connect=DEFAULT_CONNECT_TIMEOUT, sock_read=DEFAULT_READ_TIMEOUT
-        )
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigurationError("timeout must be a positive number of seconds")
-    seconds = float(value)
-    return aiohttp.ClientTimeout(
-        total=seconds,
-        sock_connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
-        sock_read=min(DEFAULT_READ_TIMEOUT, seconds),
-    )
-
-
-def _capped(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
-    if timeout.total is not None and timeout.total <= remaining:
-        return timeout  # already within the deadline: the same object, no new one per call
-    total = remaining if timeout.total is None else min(timeout.total, remaining)
-    return aiohttp.ClientTimeout(
-        total=total,
-        connect=timeout.connect,
-        sock_read=timeout.sock_read,
-        sock_connect=timeout.sock_connect,
-        ceil_threshold=timeout.ceil_threshold,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,42 +84,6 @@ class Response:
     url: str
     data: Any = None
     """The body as ``send``'s ``decode`` returned it (None without a ``decode``)."""
-
-
-class _Retry(Exception):
-    """Internal: an attempt failed in a way the policy retries."""
-
-    def __init__(self, error: APIError, reason: str, retry_after: float | None) -> None:
-        super().__init__(reason)
-        self.error = error
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-def _map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
-    """The failure kind and kycflow error for a network-level exception (None if not one)."""
-    name = type(exc).__name__
-    if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
-        return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
-    if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
-        return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Failure.CONNECT, APIConnectionError(
-            f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"
-        )
-    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-        return Failure.TIMEOUT, APITimeoutError("timed out waiting for the server's reply")
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return Failure.DISCONNECT, APIConnectionError(
-            f"the connection to the server failed ({name})"
-        )
-    return None
 
 
 class Transport:
@@ -332,7 +242,7 @@ class Transport:
         # costs more CPU per call than the request itself on a fast network.
         try:
             return await attempt(1)
-        except _Retry as exc:
+        except RetrySignal as exc:
             first = exc
         stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
         if deadline_at is not None:
@@ -340,7 +250,7 @@ class Transport:
         retrying = AsyncRetrying(
             stop=stop,
             wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
+            retry=retry_if_exception_type(RetrySignal),
             before_sleep=lambda state: self._log_retry(state, method, template),
             reraise=True,
             sleep=self._sleep,
@@ -352,13 +262,13 @@ class Transport:
                     if number == 1:
                         raise first  # replayed, so tenacity's stop, wait and logging see it
                     return await attempt(number)
-        except _Retry as exc:
+        except RetrySignal as exc:
             raise exc.error from exc.error.__cause__
         raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
+        if isinstance(exc, RetrySignal) and exc.retry_after is not None:
             return min(exc.retry_after, self._max_retry_after)
         return backoff(
             state.attempt_number,
@@ -376,7 +286,7 @@ class Transport:
             path=template,
             attempt=state.attempt_number,
             delay=round(delay, 3),
-            reason=exc.reason if isinstance(exc, _Retry) else type(exc).__name__,
+            reason=exc.reason if isinstance(exc, RetrySignal) else type(exc).__name__,
         )
 
     async def _attempt(
@@ -402,7 +312,7 @@ class Transport:
             remaining = deadline_at - time.monotonic()
             if remaining <= 0:
                 raise APITimeoutError("the call's deadline passed", method=method, path=template)
-            client_timeout = _capped(client_timeout, remaining)
+            client_timeout = capped_timeout(client_timeout, remaining)
         replayed = False
         while True:
             send_headers = dict(headers)
@@ -442,18 +352,20 @@ class Transport:
                         )
                 status, resp_headers, payload, final_url, location = hop
                 if location is not None:
-                    status, resp_headers, payload, final_url = await self._redirects(
-                        session,
+                    status, resp_headers, payload, final_url = await follow_redirects(
+                        # No query: the Location carries its own.
+                        lambda m, u, h, d: self._hop(
+                            session, m, u, template, None, h, d, client_timeout, number
+                        ),
                         method,
                         url,
                         template,
                         send_headers,
                         json_body,
                         body,
-                        client_timeout,
-                        number,
                         status,
                         location,
+                        allow_insecure_http=self._allow_insecure_http,
                     )
             except (APIError, ConfigurationError):
                 raise
@@ -464,7 +376,7 @@ class Transport:
                 failure, error = mapped
                 error.method, error.path = method, template
                 self._log_attempt(method, template, None, number, None, None, failure.value)
-                self._act(classify(method, failure, policy), error, exc, None)
+                raise_for(classify(method, failure, policy), error, exc, None)
             if 200 <= status < 300:
                 data = None
                 if decode is not None:
@@ -473,7 +385,7 @@ class Transport:
                     except ProtocolError as exc:
                         # The server answered 2xx (a POST was applied) but the body is unreadable.
                         decision = classify(method, Failure.DISCONNECT, policy)
-                        self._act(Decision(decision.action, "unreadable reply"), exc, None, None)
+                        raise_for(Decision(decision.action, "unreadable reply"), exc, None, None)
                 return Response(
                     status, resp_headers, payload, request_id_of(resp_headers), final_url, data
                 )
@@ -497,70 +409,7 @@ class Transport:
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
             if retry_after is None and status == 503:
                 retry_after = parse_retry_after(resp_headers.get("Retry-After"))
-            self._act(classify(method, status, policy), error, None, retry_after)
-
-    def _act(
-        self,
-        decision: Decision,
-        error: APIError,
-        cause: BaseException | None,
-        retry_after: float | None,
-    ) -> NoReturn:
-        if decision.action is Action.RETRY:
-            if cause is not None:
-                error.__cause__ = cause
-            raise _Retry(error, decision.reason, retry_after)
-        if decision.action is Action.OUTCOME_UNKNOWN:
-            raise OutcomeUnknownError(
-                f"{error.method} {error.path}: the request may have reached the server "
-                f"({decision.reason}); it was not retried",
-                cause=error,
-                method=error.method,
-                path=error.path,
-            ) from (cause or error)
-        if cause is not None:
-            raise error from cause
-        raise error
-
-    async def _redirects(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        template: str,
-        headers: dict[str, str],
-        json_body: bytes | None,
-        body: BodyFactory | None,
-        client_timeout: aiohttp.ClientTimeout,
-        number: int,
-        status: int,
-        location: str,
-    ) -> tuple[int, Mapping[str, str], bytes, str]:
-        """Follow the redirect the first request of an attempt got, and any after it."""
-        first_url = url
-        for _hop in range(MAX_REDIRECTS):
-            url = self._redirect_target(url, location, method, template)
-            if status == 303 and method != "HEAD":
-                method, json_body, body = "GET", None, None
-                headers.pop("Content-Type", None)
-            if _origin(url) != _origin(first_url):
-                for name in _CREDENTIAL_HEADERS:
-                    headers.pop(name, None)
-            # No query: the Location carries its own.
-            if body is None:
-                hop = await self._hop(
-                    session, method, url, template, None, headers, json_body, client_timeout, number
-                )
-            else:
-                async with body() as data:
-                    hop = await self._hop(
-                        session, method, url, template, None, headers, data, client_timeout, number
-                    )
-            status, resp_headers, payload, final_url, next_location = hop
-            if next_location is None:
-                return status, resp_headers, payload, final_url
-            location = next_location
-        raise ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=template)
+            raise_for(classify(method, status, policy), error, None, retry_after)
 
     async def _hop(
         self,
@@ -573,7 +422,7 @@ class Transport:
         data: Any,
         client_timeout: aiohttp.ClientTimeout,
         number: int,
-    ) -> tuple[int, Mapping[str, str], bytes, str, str | None]:
+    ) -> Hop:
         """One request: (status, headers, body, final url, redirect location or None)."""
         debug = is_enabled(self._log, logging.DEBUG)
         started = time.monotonic() if debug else None
@@ -592,8 +441,12 @@ class Transport:
         async with request as resp:
             status = resp.status
             resp_headers: Mapping[str, str] = resp.headers
-            location = resp_headers.get("Location") if status in _REDIRECT_STATUSES else None
-            payload = b"" if location is not None else await self._read_body(resp, method, template)
+            location = resp_headers.get("Location") if status in REDIRECT_STATUSES else None
+            payload = (
+                b""
+                if location is not None
+                else await read_body(resp, self._max_response_bytes, method, template)
+            )
             if debug:
                 self._log_attempt(
                     method,
@@ -605,56 +458,6 @@ class Transport:
                     None if location is None else "redirect",
                 )
             return status, resp_headers, payload, str(resp.url), location
-
-    def _redirect_target(self, current: str, location: str, method: str, template: str) -> str:
-        try:
-            target = urljoin(current, location)
-            parts = urlsplit(target)
-            host = parts.hostname
-        except ValueError:
-            raise ProtocolError(
-                "the server redirected to an invalid URL", method=method, path=template
-            ) from None
-        if parts.scheme not in ("http", "https") or not host:
-            raise ProtocolError(
-                "the server redirected to a non-http(s) URL", method=method, path=template
-            )
-        if parts.scheme == "http" and not self._allow_insecure_http and not is_loopback_host(host):
-            raise ProtocolError(
-                f"refusing a redirect to plain http on {host}", method=method, path=template
-            )
-        return target
-
-    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, template: str) -> bytes:
-        limit = self._max_response_bytes
-        length = resp.content_length
-        if length is not None and length > limit:
-            raise ProtocolError(
-                f"the server's reply is {length} bytes, over max_response_bytes={limit}",
-                status=resp.status,
-                method=method,
-                path=template,
-            )
-        content = resp.content
-        first = await content.read(_READ_CHUNK)
-        if not first:
-            return b""
-        buf: bytes | bytearray = first
-        while True:
-            if len(buf) > limit:
-                raise ProtocolError(
-                    f"the server's reply exceeds max_response_bytes={limit}",
-                    status=resp.status,
-                    method=method,
-                    path=template,
-                )
-            chunk = await content.read(_READ_CHUNK)
-            if not chunk:
-                # The usual small reply is one chunk: returned as is, with no buffer to copy.
-                return buf if isinstance(buf, bytes) else bytes(buf)
-            if isinstance(buf, bytes):
-                buf = bytearray(buf)
-            buf += chunk
 
     def _log_attempt(
         self,

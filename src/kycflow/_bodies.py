@@ -1,0 +1,43 @@
+"""Reading a reply's body in full, bounded by ``max_response_bytes``."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from .errors import ProtocolError
+
+__all__ = ["read_body"]
+
+_READ_CHUNK = 64 * 1024
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int, method: str, template: str) -> bytes:
+    """The whole body of ``resp``, or ``ProtocolError`` once it is over ``limit`` bytes."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise ProtocolError(
+            f"the server's reply is {length} bytes, over max_response_bytes={limit}",
+            status=resp.status,
+            method=method,
+            path=template,
+        )
+    content = resp.content
+    first = await content.read(_READ_CHUNK)
+    if not first:
+        return b""
+    buf: bytes | bytearray = first
+    while True:
+        if len(buf) > limit:
+            raise ProtocolError(
+                f"the server's reply exceeds max_response_bytes={limit}",
+                status=resp.status,
+                method=method,
+                path=template,
+            )
+        chunk = await content.read(_READ_CHUNK)
+        if not chunk:
+            # The usual small reply is one chunk: returned as is, with no buffer to copy.
+            return buf if isinstance(buf, bytes) else bytes(buf)
+        if isinstance(buf, bytes):
+            buf = bytearray(buf)
+        buf += chunk

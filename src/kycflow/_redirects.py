@@ -1,0 +1,98 @@
+"""Redirects followed by hand: target checks, method rewriting and credential stripping.
+
+aiohttp's own redirect handling is off (``allow_redirects=False``) so that credentials never
+reach another origin and a redirect to plain http on a remote host is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from ._wire import is_loopback_host
+from .errors import ProtocolError
+
+__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "Hop", "follow_redirects", "redirect_target"]
+
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Headers that carry credentials: never sent to another origin after a redirect.
+_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+
+Hop = tuple[int, Mapping[str, str], bytes, str, str | None]
+"""One request's (status, headers, body, final url, redirect location or None)."""
+
+HopFn = Callable[[str, str, dict[str, str], Any], Awaitable[Hop]]
+"""Makes one request: (method, url, headers, data) -> ``Hop``."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def redirect_target(
+    current: str, location: str, method: str, template: str, *, allow_insecure_http: bool
+) -> str:
+    """The absolute URL a ``Location`` points to, or ``ProtocolError`` if it may not be followed."""
+    try:
+        target = urljoin(current, location)
+        parts = urlsplit(target)
+        host = parts.hostname
+    except ValueError:
+        raise ProtocolError(
+            "the server redirected to an invalid URL", method=method, path=template
+        ) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ProtocolError(
+            "the server redirected to a non-http(s) URL", method=method, path=template
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
+        raise ProtocolError(
+            f"refusing a redirect to plain http on {host}", method=method, path=template
+        )
+    return target
+
+
+async def follow_redirects(
+    hop: HopFn,
+    method: str,
+    url: str,
+    template: str,
+    headers: dict[str, str],
+    json_body: bytes | None,
+    body: Callable[[], AbstractAsyncContextManager[Any]] | None,
+    status: int,
+    location: str,
+    *,
+    allow_insecure_http: bool,
+) -> tuple[int, Mapping[str, str], bytes, str]:
+    """Follow the redirect the first request of an attempt got, and any after it.
+
+    ``headers`` is the attempt's own copy: credential headers are removed from it in place once
+    the chain leaves the first request's origin.
+    """
+    first_url = url
+    for _hop in range(MAX_REDIRECTS):
+        url = redirect_target(
+            url, location, method, template, allow_insecure_http=allow_insecure_http
+        )
+        if status == 303 and method != "HEAD":
+            method, json_body, body = "GET", None, None
+            headers.pop("Content-Type", None)
+        if _origin(url) != _origin(first_url):
+            for name in _CREDENTIAL_HEADERS:
+                headers.pop(name, None)
+        if body is None:
+            result = await hop(method, url, headers, json_body)
+        else:
+            async with body() as data:
+                result = await hop(method, url, headers, data)
+        status, resp_headers, payload, final_url, next_location = result
+        if next_location is None:
+            return status, resp_headers, payload, final_url
+        location = next_location
+    raise ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=template)

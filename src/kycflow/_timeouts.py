@@ -1,0 +1,49 @@
+"""Timeout construction: ``ClientTimeout`` objects from the seconds callers give, and deadlines."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from .errors import ConfigurationError
+
+__all__ = ["capped_timeout", "make_timeout"]
+
+
+def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
+    """An explicit ``ClientTimeout`` from seconds (total) or a ``ClientTimeout``.
+
+    A float caps the whole call and also bounds connect and each socket read. ``None`` means no
+    total cap, yet connect and socket reads stay bounded (a bare ``ClientTimeout()`` would wait
+    forever). The connect bound is ``sock_connect``, the TCP/TLS connect itself: aiohttp's
+    ``connect`` also counts the wait for a free pooled connection, which with many users on one
+    pool is normal queueing, not a server that cannot be reached.
+    """
+    if isinstance(value, aiohttp.ClientTimeout):
+        return value
+    if value is None:
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=DEFAULT_CONNECT_TIMEOUT, sock_read=DEFAULT_READ_TIMEOUT
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError("timeout must be a positive number of seconds")
+    seconds = float(value)
+    return aiohttp.ClientTimeout(
+        total=seconds,
+        sock_connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
+        sock_read=min(DEFAULT_READ_TIMEOUT, seconds),
+    )
+
+
+def capped_timeout(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
+    """``timeout`` with its total cut to the ``remaining`` seconds of a call's deadline."""
+    if timeout.total is not None and timeout.total <= remaining:
+        return timeout  # already within the deadline: the same object, no new one per call
+    total = remaining if timeout.total is None else min(timeout.total, remaining)
+    return aiohttp.ClientTimeout(
+        total=total,
+        connect=timeout.connect,
+        sock_read=timeout.sock_read,
+        sock_connect=timeout.sock_connect,
+        ceil_threshold=timeout.ceil_threshold,
+    )

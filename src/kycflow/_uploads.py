@@ -1,0 +1,123 @@
+"""The upload part of a wizard step: validating its files, then bounded concurrent uploads.
+
+An upload whose outcome is unknown is simply made again: a stored file that no submit
+references is an orphan, which is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ._run_state import RunState
+from .checkpoint import StepInProgress, UploadedFile
+from .documents import Document
+from .errors import DocumentError, KycflowError, OutcomeUnknownError
+from .events import FileUploaded
+
+__all__ = ["UploadingRun"]
+
+
+class UploadingRun(RunState):
+    """A run's state plus the upload half of a step."""
+
+    @staticmethod
+    async def _validate(doc: Document) -> Document:
+        try:
+            return await doc.validate()
+        except KycflowError:
+            raise
+        except Exception as exc:
+            raise DocumentError(
+                f"cannot read document {doc.name}: {type(exc).__name__}", name=doc.name
+            ) from exc
+
+    async def _upload_all(
+        self, number: int, current: StepInProgress, docs: list[Document], wants_events: bool
+    ) -> list[str]:
+        paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
+        for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
+            if path is not None and wants_events:
+                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=True)
+
+        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
+        semaphore = asyncio.Semaphore(self.r.upload_concurrency) if len(pending) > 1 else None
+
+        async def upload_one(index: int, doc: Document) -> None:
+            if semaphore is None:
+                path = await self._upload(number, current.type_id, doc)
+            else:
+                async with semaphore:
+                    path = await self._upload(number, current.type_id, doc)
+            uploaded = UploadedFile(index=index, name=doc.name, path=path)
+            if self.persist:
+                async with self.lock:
+                    paths[index] = path
+                    current.uploads.append(uploaded)
+                    await self._save_locked()
+            else:  # no await in between: nothing to serialise against
+                paths[index] = path
+                current.uploads.append(uploaded)
+            if wants_events:
+                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
+
+        if len(pending) == 1:
+            # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
+            await upload_one(*pending[0])
+            return [path for path in paths if path is not None]
+        # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings and
+        # waits for them: the client closes each upload's stream in its own ``finally``.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, doc in enumerate(docs):
+                    if paths[index] is None:
+                        group.create_task(upload_one(index, doc))
+        except ExceptionGroup as eg:
+            raise _first_error(eg) from None
+        return [path for path in paths if path is not None]
+
+    async def _upload(self, number: int, type_id: int, doc: Document) -> str:
+        attempt = 1
+        while True:
+            try:
+                return await self.r.client.files.upload(doc)
+            except OutcomeUnknownError as exc:
+                # The file may be stored already. Uploading it again is safe: a stored file no
+                # submit references is an orphan, which is harmless.
+                if attempt >= self.r.max_submit_attempts:
+                    raise
+                attempt += 1
+                await self._retrying(number, "upload", type_id, attempt, exc)
+
+    async def _emit_uploaded(
+        self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
+    ) -> None:
+        await self._emit(
+            FileUploaded(
+                run_id=self.run_id,
+                step=number,
+                type_id=type_id,
+                index=index,
+                file_name=doc.name,
+                size=doc.size,
+                path=path,
+                reused=reused,
+            )
+        )
+
+
+def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for exc in leaves:
+        if isinstance(exc, KycflowError):
+            return exc
+    return leaves[0]
