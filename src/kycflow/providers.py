@@ -7,6 +7,7 @@ validates every document of a step before the step's first request.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,8 +40,10 @@ class FileProvider(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_key(text: str) -> str:
     """``"Proof of address"``, ``"proof_of-Address"`` -> ``"proof_of_address"``."""
+    # Cached: a wizard asks for the same few descriptions in every run.
     return re.sub(r"[\s_\-]+", "_", text.strip().lower()).strip("_")
 
 
@@ -201,12 +204,22 @@ class MemoryProvider:
 
     def __init__(self, files: Mapping[int | str, MemoryItem | Sequence[MemoryItem]]) -> None:
         self._files = _keyed(files)
+        # Documents are immutable and re-openable, so each type's are built once and shared
+        # by every run that asks for them.
+        self._built: dict[tuple[int, str], list[Document] | None] = {}
 
     def __repr__(self) -> str:
         return f"MemoryProvider(types={len(self._files)})"
 
     async def documents_for(self, doc_type: DocumentType) -> list[Document] | None:
         """The documents stored for ``doc_type``, or ``None``."""
+        key = (doc_type.id, doc_type.description)
+        if key not in self._built:
+            self._built[key] = self._build(doc_type)
+        built = self._built[key]
+        return None if built is None else list(built)
+
+    def _build(self, doc_type: DocumentType) -> list[Document] | None:
         found = _lookup(self._files, doc_type)
         if found is None:
             return None
