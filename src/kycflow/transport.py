@@ -14,7 +14,7 @@ import random
 import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,7 +325,9 @@ class Transport:
             try:
                 # The first request is made here rather than in a redirect loop: one coroutine
                 # layer fewer on every call, and most calls are not redirected.
-                if body is None:
+                # A multipart body is opened (and closed) around its request; JSON is bytes.
+                source = nullcontext(json_body) if body is None else body()
+                async with source as data:
                     hop = await self._hop(
                         session,
                         method,
@@ -333,23 +335,10 @@ class Transport:
                         template,
                         params,
                         send_headers,
-                        json_body,
+                        data,
                         client_timeout,
                         number,
                     )
-                else:
-                    async with body() as data:
-                        hop = await self._hop(
-                            session,
-                            method,
-                            url,
-                            template,
-                            params,
-                            send_headers,
-                            data,
-                            client_timeout,
-                            number,
-                        )
                 status, resp_headers, payload, final_url, location = hop
                 if location is not None:
                     status, resp_headers, payload, final_url = await follow_redirects(
