@@ -134,8 +134,8 @@ class SessionAuth:
     ``expires_at``, and once after a 401. However many requests wait on it, one refresh is in
     flight at a time: waiters re-check the token under a lock and reuse a refresh that happened
     meanwhile.
-    ``on_refresh(pair)`` (sync or async) is called after each refresh so an application can persist the new
-    tokens (a refresh token the server returns as null keeps the old one).
+    ``on_refresh(pair)`` (sync or async) is called after each refresh so an application can
+    persist the new tokens (a refresh token the server returns as null keeps the old one).
     """
 
     def __init__(

@@ -127,12 +127,13 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
     thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = thread_sandbox.create_users(3)
+    (workdir / "empty").mkdir()
     jobs = write_jobs(
         workdir / "jobs.jsonl",
         [
             {"key": "good-0", "token": users[0].access_token, "documents": "docs"},
             {"key": "bad-token", "token": "at_not_a_real_token", "documents": "docs"},
-            {"key": "no-docs", "token": users[1].access_token, "documents": "nowhere"},
+            {"key": "no-docs", "token": users[1].access_token, "documents": "empty"},
             {"key": "good-2", "token": users[2].access_token, "documents": str(workdir / "docs")},
         ],
     )
@@ -147,7 +148,8 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
     assert results["good-0"]["status"] == results["good-2"]["status"] == "complete"
     assert results["bad-token"]["status"] == "failed"
     assert results["bad-token"]["error"]["type"] == "AuthenticationError"
-    assert results["no-docs"]["error"]["type"] == "DocumentError"
+    assert results["no-docs"]["error"]["type"] == "MissingDocumentError"
+    assert [t["id"] for t in results["no-docs"]["error"]["requested"]] == [2, 1]
     assert results["no-docs"]["steps"] == []
     assert "2 complete, 2 failed" in outcome.err
     assert "at_not_a_real_token" not in outcome.out + outcome.err
@@ -169,6 +171,19 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
         ),
         ([""], "no jobs"),
         ([[1, 2]], "JSON object"),
+        # A missing documents directory (or mapped file) is found before any API call, and
+        # named: it used to fail each job after the API calls, with no path.
+        (
+            [
+                {"key": "a", "token": "tok_x", "documents": "docs"},
+                {"key": "b", "token": "tok_x", "documents": "nowhere"},
+            ],
+            "line 2: documents directory not found: ",
+        ),
+        (
+            [{"key": "a", "token": "tok_x", "documents": "docs", "map": {"2": "gone.jpg"}}],
+            "line 1: 'map' names a missing file: ",
+        ),
     ],
 )
 def test_bad_input_exits_2_before_running_anything(
@@ -191,8 +206,8 @@ def test_bad_input_exits_2_before_running_anything(
 def test_missing_files_and_arguments_exit_2(
     thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    jobs = write_jobs(workdir / "jobs.jsonl", [{"key": "a", "token": "t1234", "documents": "d"}])
-    missing = run_cli(capsys, "batch", str(workdir / "none.jsonl"), "--base-url", "http://x")
+    jobs = write_jobs(workdir / "jobs.jsonl", [{"key": "a", "token": "t1234", "documents": "docs"}])
+    missing = run_cli(capsys, "batch", str(workdir / "none.jsonl"), "--base-url", "https://x")
     assert missing.code == 2
     assert "cannot read the jobs file" in missing.err
     no_url = run_cli(capsys, "batch", str(jobs))

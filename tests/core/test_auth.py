@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 from aiohttp import web
 from corekit import FakeServer, b64json, envelope, error, make_client, reply, token_data
+from structlog.testing import capture_logs
 
 import kycflow
 from kycflow import errors as e

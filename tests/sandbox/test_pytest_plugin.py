@@ -109,13 +109,16 @@ def test_threaded_fixtures_without_pytest_asyncio(tmp_path: Path) -> None:
 def test_sync_tests_get_a_threaded_sandbox_under_pytest_asyncio(tmp_path: Path, mode: str) -> None:
     # A sync test's sandbox on pytest-asyncio's (idle) loop accepted connections and never
     # answered: the test hung until pytest-timeout. Both fixtures, and both flavours in one file.
-    source = SYNC_TESTS + """
+    source = (
+        SYNC_TESTS
+        + """
 from kycflow.testing import Faults
 
 @pytest.mark.kycflow_scenario(faults=Faults().fail_next("history", "5xx"))
 def test_threaded_marker(kycflow_sandbox):
     user = kycflow_sandbox.create_user()
-    assert asyncio.run(fetch(kycflow_sandbox.url("/v2/my/verifications"), user.access_token))[0] == 500
+    url = kycflow_sandbox.url("/v2/my/verifications")
+    assert asyncio.run(fetch(url, user.access_token))[0] == 500
 
 @pytest.mark.asyncio
 async def test_on_loop(kycflow_sandbox, kycflow_sandbox_factory):
@@ -124,6 +127,7 @@ async def test_on_loop(kycflow_sandbox, kycflow_sandbox_factory):
     assert (await fetch(kycflow_sandbox.url("/v2/my/verifications"),
                         kycflow_sandbox.create_user().access_token))[0] == 200
 """
+    )
     result = _run(tmp_path, source, "-o", f"asyncio_mode={mode}", "-o", "timeout=20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
