@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol
 
 from pydantic import ConfigDict, with_config
+
+# pydantic validates only typing_extensions' TypedDict on Python < 3.12 (a pydantic dependency).
+from typing_extensions import TypedDict
 
 from ._constants import JSON_SCHEMA_VERSION
 from .errors import APIStatusError, MissingDocumentError
