@@ -73,7 +73,8 @@ def test_run_and_history(cli: CLI, sandbox: Sandbox, tmp_path: Path) -> None:
     fresh = sandbox.create_user()
     missing = cli(*run_args(sandbox, fresh.access_token, tmp_path, "--json"))
     document = valid(ErrorDocument, json.loads(missing.out))
-    assert document["error"]["requested"] and document["partial"]["steps"]
+    assert document["error"]["requested"]
+    assert document["partial"]["steps"]
     history_error = cli("history", "--base-url", sandbox.base_url, "--token", "at_bad-1234",
                         "--json")  # fmt: skip
     valid(ErrorDocument, json.loads(history_error.out))
