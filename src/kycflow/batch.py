@@ -34,7 +34,7 @@ import structlog
 from ._schema import JobResultDict, job_result_dict
 from .auth import Auth, BearerToken
 from .checkpoint import CheckpointStore
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DocumentError
 from .events import WizardEvent
 from .providers import DirectoryProvider, FileProvider
 from .runner import WizardClient, WizardResult, WizardRunner
@@ -227,6 +227,13 @@ ResultCallback = Callable[[BatchResult], "Awaitable[None] | None"]
 JobEventCallback = Callable[[str, WizardEvent], "Awaitable[None] | None"]
 
 
+def _check_root(provider: FileProvider) -> None:
+    """A ``DirectoryProvider`` whose directory is missing fails its job before any request,
+    naming the path (the provider itself would find out only when the wizard asks)."""
+    if isinstance(provider, DirectoryProvider) and not provider.root.is_dir():
+        raise DocumentError(f"documents directory not found: {provider.root}")
+
+
 async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:
     if callback is None:
         return
@@ -331,6 +338,7 @@ async def run_many(
             if job.key in seen:
                 raise ConfigurationError(f"job key {job.key!r} is repeated")
             seen.add(job.key)
+            _check_root(job.provider)
             events = None if on_event is None else _job_events(on_event, job.key)
             options = {**shared_options, **job.runner_options}
             runner = WizardRunner(

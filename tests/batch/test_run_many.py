@@ -112,6 +112,9 @@ async def test_a_failing_job_does_not_cancel_the_others(
     by_key = {r.key: r for r in results}
     assert isinstance(by_key["bad-token"].error, AuthenticationError)
     assert isinstance(by_key["no-docs"].error, DocumentError)
+    # Found before any request, and named.
+    assert str(by_key["no-docs"].error) == f"documents directory not found: {tmp_path / 'missing'}"
+    assert sandbox.requests(user=no_docs_user.email) == []
     assert not by_key["bad-token"].ok
     assert by_key["bad-token"].result is None
     assert [r.key for r in results if r.ok] == [j.key for j in jobs]
