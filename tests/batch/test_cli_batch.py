@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import structlog
 
 import kycflow
 from kycflow.cli import main
+from kycflow.cli.batch import format_eta, format_rate
 from kycflow.testing import Sandbox, run_in_thread
 
 ASSETS = Path(kycflow.__file__).parent / "assets"
@@ -226,3 +228,28 @@ def test_missing_files_and_arguments_exit_2(
     assert "cannot write the output file" in bad_output.err
     assert thread_sandbox.requests() == []
     assert run_cli(capsys, "batch", str(jobs), "--concurrency", "0").code == 2
+
+
+def test_progress_bar_shows_rate_and_eta(
+    thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = thread_sandbox.create_users(3)
+    jobs = write_jobs(
+        workdir / "jobs.jsonl",
+        [{"key": u.email, "token": u.access_token, "documents": "docs"} for u in users],
+    )
+    outcome = run_cli(capsys, "batch", str(jobs), "--base-url", thread_sandbox.base_url,
+                      "--concurrency", "1")  # fmt: skip
+    assert outcome.code == 0, outcome.err
+    last_frame = outcome.err.strip().splitlines()[-2]  # then the summary line
+    assert "3/3" in last_frame
+    assert re.search(r"\d+\.\d/(s|min)  ETA 0:00:00", last_frame), last_frame
+
+
+def test_rate_and_eta_formats() -> None:
+    assert format_rate(None) == "-/s"
+    assert format_rate(12.345) == "12.3/s"
+    assert format_rate(0.05) == "3.0/min"
+    assert format_eta(None) == "-"
+    assert format_eta(3725.4) == "1:02:05"
+    assert format_eta(0.0) == "0:00:00"
