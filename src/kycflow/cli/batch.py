@@ -159,7 +159,8 @@ def handle(args: argparse.Namespace) -> int:
             asyncio.run(
                 _run(
                     jobs,
-                    client=Client(base_url, **_client_options(args)),
+                    base_url=base_url,
+                    client_options=_client_options(args),
                     concurrency=args.concurrency,
                     write=_writer(out, finished),
                     show_progress=show_progress,
@@ -224,12 +225,13 @@ def _output(target: str | None) -> Iterator[TextIO]:
 async def _run(
     jobs: list[BatchJob],
     *,
-    client: Client,
+    base_url: str,
+    client_options: dict[str, Any],
     concurrency: int,
     write: Callable[[BatchResult], None],
     show_progress: bool,
 ) -> list[BatchResult]:
-    async with client:
+    async with Client(base_url, **client_options) as client:
         with _progress(show_progress, len(jobs)) as on_progress:
             return await run_many(
                 jobs,
