@@ -1,5 +1,8 @@
 """Sessions: tests on the oldest and newest aiohttp we support, lint and typecheck.
 
+``bash .ci/run`` runs them all (on the Python 3.11+ it finds, ``--force-python``); plain
+``nox`` runs them on Python 3.11.
+
 aioresponses 0.7.9 (its latest) breaks on aiohttp 3.14, so the suite runs twice: in full on
 aiohttp 3.13.5, and on the newest aiohttp with the aioresponses-marked tests deselected (every
 behaviour they cover is also covered by a loopback-server test that runs there).
@@ -12,6 +15,8 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
+# A session whose Python is missing fails instead of being skipped (a skipped suite passes).
+nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 AIOHTTP_MATRIX = {

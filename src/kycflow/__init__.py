@@ -35,7 +35,15 @@ from .errors import (
     WizardStalledError,
     WizardStepLimitError,
 )
-from .events import WizardEvent
+from .events import (
+    Completed,
+    Failed,
+    FileUploaded,
+    Retrying,
+    StepStarted,
+    StepSubmitted,
+    WizardEvent,
+)
 from .models import (
     DocumentType,
     Level,
@@ -47,7 +55,7 @@ from .models import (
     WizardStep,
 )
 from .providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
-from .runner import StepResult, WizardResult, WizardRunner
+from .runner import StepResult, TypePolicy, WizardResult, WizardRunner
 
 __all__ = [
     "APIConnectionError",
@@ -66,13 +74,16 @@ __all__ = [
     "CheckpointError",
     "CheckpointStore",
     "Client",
+    "Completed",
     "ConfigurationError",
     "ConflictError",
     "DirectoryProvider",
     "Document",
     "DocumentError",
     "DocumentType",
+    "Failed",
     "FileProvider",
+    "FileUploaded",
     "KycflowError",
     "Level",
     "MemoryCheckpointStore",
@@ -86,11 +97,15 @@ __all__ = [
     "Reason",
     "RequestOptions",
     "Requester",
+    "Retrying",
     "ServerError",
     "SessionAuth",
     "StepResult",
+    "StepStarted",
+    "StepSubmitted",
     "Token",
     "TokenPair",
+    "TypePolicy",
     "UploadConfig",
     "Verification",
     "VerificationPage",

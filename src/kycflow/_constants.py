@@ -49,3 +49,7 @@ DEFAULT_STALL_LIMIT = 3
 DEFAULT_MAX_SUBMIT_ATTEMPTS = 3
 # Seconds the runner waits after a submit timed out before re-reading the wizard.
 DEFAULT_SETTLE_DELAY = 1.0
+
+# The version of every JSON shape kycflow emits (``to_dict()``, ``--json``, batch and arq
+# results). Adding a field keeps it; renaming, removing or retyping one bumps it.
+JSON_SCHEMA_VERSION = 1

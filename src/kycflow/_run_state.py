@@ -71,7 +71,7 @@ class RunState:
             fields = {
                 k: v
                 for k, v in event.to_dict().items()
-                if k not in ("event", "run_id", "timestamp")
+                if k not in ("event", "run_id", "timestamp", "schema_version", "kind")
             }
             self.log.info(event.name, **fields)
         callback = self.r.on_event

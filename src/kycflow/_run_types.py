@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ._schema import WizardResultDict, wizard_result_dict
 from .documents import Document
 from .events import WizardEvent
 from .models import DocumentType, WizardStep
@@ -84,3 +85,7 @@ class WizardResult:
     steps: tuple[StepResult, ...]
     retries: int
     resumed: bool
+
+    def to_dict(self) -> WizardResultDict:
+        """The result as plain JSON data (docs/cli.md, "JSON output": ``kind: "wizard_result"``)."""
+        return wizard_result_dict(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -117,7 +118,7 @@ def default_device_fingerprint(user_agent: str = USER_AGENT) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-RefreshCallback = Callable[[TokenPair], Awaitable[None]]
+RefreshCallback = Callable[[TokenPair], Awaitable[None] | None]
 Clock = Callable[[], datetime]
 
 
@@ -133,8 +134,8 @@ class SessionAuth:
     ``expires_at``, and once after a 401. However many requests wait on it, one refresh is in
     flight at a time: waiters re-check the token under a lock and reuse a refresh that happened
     meanwhile.
-    ``on_refresh(pair)`` is awaited after each refresh so an application can persist the new
-    tokens (a refresh token the server returns as null keeps the old one).
+    ``on_refresh(pair)`` (sync or async) is called after each refresh so an application can
+    persist the new tokens (a refresh token the server returns as null keeps the old one).
     """
 
     def __init__(
@@ -256,7 +257,9 @@ class SessionAuth:
             _log.info("auth.refresh", expires_at=_iso(self._expires_at))
             if self._on_refresh is not None:
                 try:
-                    await self._on_refresh(self.tokens)
+                    outcome = self._on_refresh(self.tokens)
+                    if inspect.isawaitable(outcome):
+                        await outcome
                 except Exception as exc:  # persisting is the app's concern; the call goes on
                     _log.warning("auth.on_refresh_failed", error_type=type(exc).__name__)
             return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -30,9 +31,10 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from ._schema import JobResultDict, job_result_dict
 from .auth import Auth, BearerToken
 from .checkpoint import CheckpointStore
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DocumentError
 from .events import WizardEvent
 from .providers import DirectoryProvider, FileProvider
 from .runner import WizardClient, WizardResult, WizardRunner
@@ -49,7 +51,6 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_CONCURRENCY = 10
-_ERROR_MESSAGE_CHARS = 300
 # ``meta``: free-form data for the arq integration's resolve hooks (ignored by the batch).
 _SPEC_KEYS = frozenset({"key", "token", "token_env", "documents", "map", "meta"})
 
@@ -157,16 +158,37 @@ def provider_from_spec(
 @dataclass(frozen=True)
 class BatchProgress:
     """Counts so far: ``done`` succeeded, ``failed`` failed, out of ``total`` (``None`` when
-    the input's length is unknown)."""
+    the input's length is unknown), ``elapsed`` seconds after ``run_many`` started."""
 
     done: int
     failed: int
     total: int | None
+    # Not compared: two progress reports with the same counts are the same progress.
+    elapsed: float = field(default=0.0, compare=False)
 
     @property
     def finished(self) -> int:
         """Jobs that ended either way."""
         return self.done + self.failed
+
+    @property
+    def rate(self) -> float | None:
+        """Jobs finished per second so far (``None`` before the first one)."""
+        if self.finished == 0 or self.elapsed <= 0:
+            return None
+        return self.finished / self.elapsed
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until every job has finished at the rate so far (``None`` when the total or
+        the rate is unknown; ``0.0`` once all have finished)."""
+        if self.total is None:
+            return None
+        remaining = max(0, self.total - self.finished)
+        if remaining == 0:
+            return 0.0
+        rate = self.rate
+        return None if rate is None else remaining / rate
 
 
 Status = Literal["complete", "failed"]
@@ -188,38 +210,28 @@ class BatchResult:
         """``"complete"`` or ``"failed"``."""
         return "complete" if self.ok else "failed"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data: ``key``, ``status``, ``uuid``, ``steps``, ``error`` (no secrets)."""
-        return result_dict(self.key, self.result, self.error)
+    def to_dict(self) -> JobResultDict:
+        """Plain JSON data, no secrets (docs/cli.md, "JSON output": ``kind: "job_result"``)."""
+        return job_result_dict(self.key, self.result, self.error, index=self.index)
 
 
 def result_dict(
     key: str, result: WizardResult | None, error: BaseException | None
-) -> dict[str, Any]:
+) -> JobResultDict:
     """The JSON form of a job's outcome, shared by the CLI's output and arq job results."""
-    return {
-        "key": key,
-        "status": "complete" if error is None and result is not None else "failed",
-        "uuid": result.uuid if result is not None else None,
-        "steps": [
-            {
-                "type_id": s.type_id,
-                "type": s.type_description,
-                "files": list(s.files),
-                "reconciled": s.reconciled,
-            }
-            for s in (result.steps if result is not None else ())
-        ],
-        "resumed": result.resumed if result is not None else False,
-        "error": None
-        if error is None
-        else {"type": type(error).__name__, "message": str(error)[:_ERROR_MESSAGE_CHARS]},
-    }
+    return job_result_dict(key, result, error)
 
 
 ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
 ResultCallback = Callable[[BatchResult], "Awaitable[None] | None"]
 JobEventCallback = Callable[[str, WizardEvent], "Awaitable[None] | None"]
+
+
+def _check_root(provider: FileProvider) -> None:
+    """A ``DirectoryProvider`` whose directory is missing fails its job before any request,
+    naming the path (the provider itself would find out only when the wizard asks)."""
+    if isinstance(provider, DirectoryProvider) and not provider.root.is_dir():
+        raise DocumentError(f"documents directory not found: {provider.root}")
 
 
 async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:
@@ -291,7 +303,9 @@ async def run_many(
     - ``jobs``: ``BatchJob``s, a list or any (async) iterable, consumed lazily. Keys must be
       unique (``ConfigurationError`` when a repeated key is reached; that job is not run).
     - ``client``: a ``kycflow.Client``; each job runs on ``client.with_auth(job.auth)``.
-    - ``on_progress(BatchProgress)`` after every finished job; ``on_result(BatchResult)`` as
+    - ``on_progress(BatchProgress)`` once before the first job starts (``done`` and
+      ``failed`` 0: a display can draw its bar with ``total``), then after every finished
+      job, with the rate so far and an ETA; ``on_result(BatchResult)`` as
       each job finishes (completion order); ``on_event(key, WizardEvent)`` for every runner
       event. Each may be sync or async; their exceptions are logged and ignored.
     - ``checkpoint_store``: runs save progress under ``checkpoint_prefix + key`` and resume
@@ -324,6 +338,7 @@ async def run_many(
             if job.key in seen:
                 raise ConfigurationError(f"job key {job.key!r} is repeated")
             seen.add(job.key)
+            _check_root(job.provider)
             events = None if on_event is None else _job_events(on_event, job.key)
             options = {**shared_options, **job.runner_options}
             runner = WizardRunner(
@@ -349,9 +364,16 @@ async def run_many(
             results[index] = result
             counts["done" if result.ok else "failed"] += 1
             await _call(on_result, result)
-            await _call(on_progress, BatchProgress(counts["done"], counts["failed"], total))
+            await _call(on_progress, progress())
 
-    await _call(on_progress, BatchProgress(0, 0, total))
+    started = time.monotonic()
+
+    def progress() -> BatchProgress:
+        return BatchProgress(
+            counts["done"], counts["failed"], total, elapsed=time.monotonic() - started
+        )
+
+    await _call(on_progress, progress())
     # The pool never exceeds the jobs when their number is known (a few tasks saved).
     size = concurrency if total is None else max(1, min(concurrency, total))
     try:

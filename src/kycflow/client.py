@@ -98,11 +98,8 @@ class Client:
     Use it as an async context manager (or ``await client.aclose()``). It owns one aiohttp
     session, created on the first request, unless ``session`` is given (then it never closes
     it). ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
+    The endpoints are grouped under ``verifications``, ``wizard`` and ``files``.
     """
-
-    verifications: Verifications
-    wizard: Wizard
-    files: Files
 
     def __init__(
         self,
@@ -173,9 +170,9 @@ class Client:
         self._defaults = settings.options
         self._upload_defaults: CallOptions | None = None  # on first upload: it may raise
         self._requester: Requester | None = _AuthRequester(self) if auth is not None else None
-        self.verifications = Verifications(self)
-        self.wizard = Wizard(self)
-        self.files = Files(self)
+        self._verifications = Verifications(self)
+        self._wizard = Wizard(self)
+        self._files = Files(self)
 
     def _view(self, auth: Auth | None, settings: _Settings) -> Client:
         view = object.__new__(type(self))
@@ -192,6 +189,22 @@ class Client:
     def __repr__(self) -> str:
         kind = "Client" if self._root else "Client view"
         return f"<{kind} {self._transport.base_url} auth={type(self._auth).__name__}>"
+
+    # The endpoint groups: one read-only property each, built once per client or view.
+    @property
+    def verifications(self) -> Verifications:
+        """The verification history: ``list(...)``, ``iterate(...)``, ``get(id)``."""
+        return self._verifications
+
+    @property
+    def wizard(self) -> Wizard:
+        """The verification wizard: ``start()``, ``submit(uuid, type_id, files)``."""
+        return self._wizard
+
+    @property
+    def files(self) -> Files:
+        """Document uploads: ``upload(path | Document)`` returns the stored path."""
+        return self._files
 
     @property
     def base_url(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .models import DocumentType
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -196,9 +198,12 @@ class WizardError(KycflowError):
 
 
 class MissingDocumentError(WizardError):
-    """A step asks only for document types the file provider cannot supply."""
+    """A step asks only for document types the file provider cannot supply; ``requested``
+    lists the types the step offered."""
 
-    def __init__(self, message: str, *, requested: Sequence[Any] = ()):
+    requested: list[DocumentType]
+
+    def __init__(self, message: str, *, requested: Sequence[DocumentType] = ()):
         super().__init__(message)
         self.requested = list(requested)
 

@@ -8,10 +8,11 @@ gives a JSON-ready dict (with an ``event`` key holding the event's name, e.g.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from ._schema import event_dict
 
 __all__ = [
     "Completed",
@@ -35,12 +36,9 @@ class WizardEvent:
     timestamp: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as plain JSON data, with its name under ``"event"``."""
-        data: dict[str, Any] = {"event": self.name}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            data[f.name] = list(value) if isinstance(value, tuple) else value
-        return data
+        """The event as plain JSON data, with its name under ``"event"`` (docs/cli.md, "JSON
+        output": ``kind: "event"``)."""
+        return event_dict(self)
 
 
 @dataclass(frozen=True, kw_only=True)

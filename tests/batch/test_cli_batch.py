@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import structlog
 
 import kycflow
 from kycflow.cli import main
+from kycflow.cli.batch import format_eta, format_rate
 from kycflow.testing import Sandbox, run_in_thread
 
 ASSETS = Path(kycflow.__file__).parent / "assets"
@@ -127,12 +129,13 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
     thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = thread_sandbox.create_users(3)
+    (workdir / "empty").mkdir()
     jobs = write_jobs(
         workdir / "jobs.jsonl",
         [
             {"key": "good-0", "token": users[0].access_token, "documents": "docs"},
             {"key": "bad-token", "token": "at_not_a_real_token", "documents": "docs"},
-            {"key": "no-docs", "token": users[1].access_token, "documents": "nowhere"},
+            {"key": "no-docs", "token": users[1].access_token, "documents": "empty"},
             {"key": "good-2", "token": users[2].access_token, "documents": str(workdir / "docs")},
         ],
     )
@@ -147,7 +150,8 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
     assert results["good-0"]["status"] == results["good-2"]["status"] == "complete"
     assert results["bad-token"]["status"] == "failed"
     assert results["bad-token"]["error"]["type"] == "AuthenticationError"
-    assert results["no-docs"]["error"]["type"] == "DocumentError"
+    assert results["no-docs"]["error"]["type"] == "MissingDocumentError"
+    assert [t["id"] for t in results["no-docs"]["error"]["requested"]] == [2, 1]
     assert results["no-docs"]["steps"] == []
     assert "2 complete, 2 failed" in outcome.err
     assert "at_not_a_real_token" not in outcome.out + outcome.err
@@ -169,6 +173,19 @@ def test_failed_jobs_give_exit_1_and_results_on_stdout(
         ),
         ([""], "no jobs"),
         ([[1, 2]], "JSON object"),
+        # A missing documents directory (or mapped file) is found before any API call, and
+        # named: it used to fail each job after the API calls, with no path.
+        (
+            [
+                {"key": "a", "token": "tok_x", "documents": "docs"},
+                {"key": "b", "token": "tok_x", "documents": "nowhere"},
+            ],
+            "line 2: documents directory not found: ",
+        ),
+        (
+            [{"key": "a", "token": "tok_x", "documents": "docs", "map": {"2": "gone.jpg"}}],
+            "line 1: 'map' names a missing file: ",
+        ),
     ],
 )
 def test_bad_input_exits_2_before_running_anything(
@@ -191,8 +208,8 @@ def test_bad_input_exits_2_before_running_anything(
 def test_missing_files_and_arguments_exit_2(
     thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    jobs = write_jobs(workdir / "jobs.jsonl", [{"key": "a", "token": "t1234", "documents": "d"}])
-    missing = run_cli(capsys, "batch", str(workdir / "none.jsonl"), "--base-url", "http://x")
+    jobs = write_jobs(workdir / "jobs.jsonl", [{"key": "a", "token": "t1234", "documents": "docs"}])
+    missing = run_cli(capsys, "batch", str(workdir / "none.jsonl"), "--base-url", "https://x")
     assert missing.code == 2
     assert "cannot read the jobs file" in missing.err
     no_url = run_cli(capsys, "batch", str(jobs))
@@ -211,3 +228,28 @@ def test_missing_files_and_arguments_exit_2(
     assert "cannot write the output file" in bad_output.err
     assert thread_sandbox.requests() == []
     assert run_cli(capsys, "batch", str(jobs), "--concurrency", "0").code == 2
+
+
+def test_progress_bar_shows_rate_and_eta(
+    thread_sandbox: Sandbox, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = thread_sandbox.create_users(3)
+    jobs = write_jobs(
+        workdir / "jobs.jsonl",
+        [{"key": u.email, "token": u.access_token, "documents": "docs"} for u in users],
+    )
+    outcome = run_cli(capsys, "batch", str(jobs), "--base-url", thread_sandbox.base_url,
+                      "--concurrency", "1")  # fmt: skip
+    assert outcome.code == 0, outcome.err
+    last_frame = outcome.err.strip().splitlines()[-2]  # then the summary line
+    assert "3/3" in last_frame
+    assert re.search(r"\d+\.\d/(s|min)  ETA 0:00:00", last_frame), last_frame
+
+
+def test_rate_and_eta_formats() -> None:
+    assert format_rate(None) == "-/s"
+    assert format_rate(12.345) == "12.3/s"
+    assert format_rate(0.05) == "3.0/min"
+    assert format_eta(None) == "-"
+    assert format_eta(3725.4) == "1:02:05"
+    assert format_eta(0.0) == "0:00:00"

@@ -59,6 +59,28 @@ async def test_fifty_users_at_concurrency_ten_all_complete(
     assert progress[0] == BatchProgress(0, 0, 50)
     assert progress[-1] == BatchProgress(50, 0, 50)
     assert [p.finished for p in progress] == list(range(51))
+    # Documented: a first call before any job (to draw the bar), then one per finished job,
+    # each with the time so far, the rate and an ETA.
+    assert progress[0].rate is None
+    assert progress[0].eta is None
+    elapsed = [p.elapsed for p in progress]
+    assert elapsed == sorted(elapsed)
+    assert elapsed[-1] > 0
+    middle = progress[25]
+    assert middle.rate == pytest.approx(25 / middle.elapsed)
+    assert middle.eta == pytest.approx(25 / middle.rate)
+    assert progress[-1].eta == 0.0
+
+
+def test_progress_rate_and_eta() -> None:
+    assert BatchProgress(0, 0, 10, elapsed=3.0).rate is None
+    halfway = BatchProgress(3, 1, 8, elapsed=2.0)
+    assert halfway.rate == 2.0
+    assert halfway.eta == 2.0
+    assert BatchProgress(3, 1, None, elapsed=2.0).eta is None
+    assert BatchProgress(8, 0, 8, elapsed=4.0).eta == 0.0
+    # The counts make the progress: equal whatever the clock said.
+    assert BatchProgress(1, 0, 2, elapsed=1.0) == BatchProgress(1, 0, 2, elapsed=9.0)
 
 
 async def test_a_failing_job_does_not_cancel_the_others(
@@ -90,6 +112,9 @@ async def test_a_failing_job_does_not_cancel_the_others(
     by_key = {r.key: r for r in results}
     assert isinstance(by_key["bad-token"].error, AuthenticationError)
     assert isinstance(by_key["no-docs"].error, DocumentError)
+    # Found before any request, and named.
+    assert str(by_key["no-docs"].error) == f"documents directory not found: {tmp_path / 'missing'}"
+    assert sandbox.requests(user=no_docs_user.email) == []
     assert not by_key["bad-token"].ok
     assert by_key["bad-token"].result is None
     assert [r.key for r in results if r.ok] == [j.key for j in jobs]

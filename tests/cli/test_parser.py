@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import io
+import json
+import re
 import sys
+from pathlib import Path
 
+import aiohttp
 import pytest
-from clikit import CLI
+from clikit import ASSETS, CLI
 
 from kycflow import __version__
 from kycflow.cli import COMMANDS, build_parser
+from kycflow.cli._auth import make_client, resolve_auth
+from kycflow.cli.sandbox import serve_with_user
 from kycflow.testing import Sandbox
+from kycflow.testing.serve import add_serve_arguments, sandbox_options
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+@pytest.fixture
+def no_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import rich`` and every ``import rich.x`` fail, as without the ``cli`` extra."""
+    for name in [n for n in sys.modules if n == "rich" or n.startswith("rich.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "rich", None)
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
 
 
 def test_version(cli: CLI) -> None:
@@ -21,9 +42,20 @@ def test_version(cli: CLI) -> None:
 def test_help_lists_every_command_and_the_exit_codes(cli: CLI) -> None:
     done = cli("--help")
     assert done.code == 0
-    for name in ("demo", "run", "history", "sandbox"):
+    for name in ("demo", "run", "batch", "history", "sandbox"):
         assert name in done.out
     assert "3 the wizard needs documents" in done.out
+    assert "130 interrupted (Ctrl-C)" in done.out
+    assert "143 terminated (SIGTERM)" in done.out
+
+
+def test_docs_list_every_command_and_exit_code() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    commands = {m.__name__.rsplit(".", 1)[1] for m in COMMANDS}
+    table = text[: text.index("## Exit codes")]
+    assert set(re.findall(r"^\| `([a-z]+)` \|", table, re.M)) == commands
+    codes = text[text.index("## Exit codes") : text.index("## Authentication")]
+    assert set(re.findall(r"^\| (\d+) \|", codes, re.M)) == {"0", "1", "2", "3", "130", "143"}
 
 
 def test_no_command_is_a_usage_error(cli: CLI) -> None:
@@ -78,3 +110,108 @@ def test_without_rich_drawing_commands_say_how_to_install_it(
     assert "pip install 'kycflow[cli]'" in done.err
     assert cli("sandbox", "--help").code == 0
     assert sandbox.requests() == []
+
+
+def test_batch_without_rich_exits_2_or_runs_with_no_progress(
+    cli: CLI, sandbox: Sandbox, tmp_path: Path, no_rich: None
+) -> None:
+    # It was "unexpected ModuleNotFoundError: No module named 'rich'", exit 1, after the jobs
+    # had been read; now a usage error before anything is sent.
+    user = sandbox.create_user()
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        json.dumps({"key": "a", "token": user.access_token, "documents": str(ASSETS)}) + "\n"
+    )
+    done = cli("batch", str(jobs), "--base-url", sandbox.base_url)
+    assert done.code == 2
+    assert "pip install 'kycflow[cli]'" in done.err
+    assert "--no-progress" in done.err
+    assert "ModuleNotFoundError" not in done.err
+    assert sandbox.requests() == []
+    quiet = cli("batch", str(jobs), "--base-url", sandbox.base_url, "--no-progress")
+    assert quiet.code == 0, quiet.err
+    assert json.loads(quiet.out)["status"] == "complete"
+    for command in (["demo"], ["run", "--base-url", sandbox.base_url, "--token", "at_x1234",
+                               "--documents", str(ASSETS)]):  # fmt: skip
+        refused = cli(*command)
+        assert refused.code == 2
+        assert "pip install 'kycflow[cli]'" in refused.err
+
+
+def test_plain_http_to_a_remote_host_names_the_cli_flag(cli: CLI) -> None:
+    for command in (["history", "--token", "at_x1234"],
+                    ["run", "--token", "at_x1234", "--documents", str(ASSETS)],
+                    ["batch", "jobs.jsonl"]):  # fmt: skip
+        done = cli(command[0], "--base-url", "http://kyc.example/api", *command[1:])
+        assert done.code == 2
+        assert "refusing plain http to kyc.example" in done.err
+        assert "--allow-insecure-http" in done.err
+        assert "allow_insecure_http=True" not in done.err
+
+
+async def test_allow_insecure_http_reaches_the_client() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["history", "--base-url", "http://kyc.example/api", "--token",
+                              "at_x1234", "--allow-insecure-http"])  # fmt: skip
+    async with make_client(resolve_auth(args, stdin=io.StringIO())) as client:
+        assert client.base_url == "http://kyc.example/api"  # accepted: nothing was sent
+    # Loopback needs no flag, as before.
+    loopback = parser.parse_args(["history", "--base-url", "http://127.0.0.1:9/api", "--token",
+                                  "at_x1234"])  # fmt: skip
+    assert resolve_auth(loopback, stdin=io.StringIO()).allow_insecure_http is False
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings} - {"-h", "--help"}
+
+
+def test_kycflow_sandbox_has_the_options_of_python_m_kycflow_testing() -> None:
+    alone = argparse.ArgumentParser()
+    add_serve_arguments(alone)
+    subparsers = build_parser()._subparsers
+    assert subparsers is not None
+    sandbox_parser = subparsers._group_actions[0].choices["sandbox"]  # type: ignore[attr-defined]
+    assert _option_strings(alone) <= _option_strings(sandbox_parser)
+    assert {"--no-throttle", "--token-ttl"} <= _option_strings(sandbox_parser)
+    args = build_parser().parse_args(["sandbox", "--no-throttle", "--token-ttl", "0.4"])
+    assert sandbox_options(args) == {"throttle_signin": False, "access_token_ttl": 0.4}
+    assert build_parser().parse_args(["sandbox"]).token_ttl == 3600.0
+
+
+async def test_kycflow_sandbox_token_ttl_is_applied() -> None:
+    args = build_parser().parse_args(["sandbox", "--port", "0", "--token-ttl", "0.3"])
+    out = io.StringIO()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_with_user(
+            args.host,
+            args.port,
+            args.scenario,
+            args.seed,
+            out=out,
+            stop=stop,
+            **sandbox_options(args),
+        )
+    )
+    try:
+        while "Press Ctrl-C" not in out.getvalue():  # noqa: ASYNC110 - reads printed output
+            await asyncio.sleep(0.01)
+        lines = dict(line.strip().partition(": ")[::2] for line in out.getvalue().splitlines())
+        base_url = out.getvalue().split()[4]
+        headers = {"Authorization": "Bearer " + lines["token"].strip()}
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base_url + "/v2/my/verifications", headers=headers) as r:
+                assert r.status == 200
+            await asyncio.sleep(0.4)
+            async with http.get(base_url + "/v2/my/verifications", headers=headers) as r:
+                assert r.status == 401  # the token lived 0.3 s
+    finally:
+        stop.set()
+        await serving
+
+
+def test_bad_token_ttl_exits_2(cli: CLI) -> None:
+    for bad in ("0", "-1", "soon"):
+        done = cli("sandbox", "--token-ttl", bad)
+        assert done.code == 2
+        assert "--token-ttl" in done.err

@@ -106,10 +106,15 @@ def test_bad_token_exits_1_and_never_shows_the_token(cli: CLI, sandbox: Sandbox)
 def test_bad_token_with_json_prints_a_json_error(cli: CLI, sandbox: Sandbox) -> None:
     done = cli(*run_args(sandbox, ASSETS, "--token", "at_wrong-token-value", "--json"))
     assert done.code == 1
-    error = json.loads(done.out)
-    assert error["error"] == "AuthenticationError"
-    assert error["status"] == 401
-    assert error["exit_code"] == 1
+    document = json.loads(done.out)
+    assert document["kind"] == "error"
+    assert document["exit_code"] == 1
+    assert document["error"]["type"] == "AuthenticationError"
+    assert document["error"]["status"] == 401
+    assert document["error"]["request_id"]
+    # The runner started (a run id) but never reached the wizard.
+    assert document["partial"]["uuid"] is None
+    assert document["partial"]["steps"] == []
     assert len(done.err.strip().splitlines()) == 1
 
 
@@ -145,9 +150,19 @@ def test_missing_document_type_exits_3_and_lists_the_types(
     # The step it could do was committed once; nothing was submitted for the missing one.
     assert [s.type for s in sandbox.submissions(user)] == [2]
 
-    again = cli(*run_args(sandbox, tmp_path, "--token", user.access_token, "--json"))
+    shutil.copy(ASSETS / "passport.jpg", tmp_path / "other.jpg")
+    fresh = sandbox.create_user()
+    again = cli(*run_args(sandbox, tmp_path, "--token", fresh.access_token, "--json"))
     assert again.code == 3
-    assert json.loads(again.out)["requested"] == [{"id": 3, "description": "Selfie"}]
+    document = json.loads(again.out)
+    assert document["error"]["requested"] == [{"id": 3, "description": "Selfie"}]
+    # What the run did before it stopped: the passport step, with its stored file.
+    partial = document["partial"]
+    assert partial["uuid"] == sandbox.submissions(fresh)[0].uuid
+    assert [(s["index"], s["type_id"], s["type_description"]) for s in partial["steps"]] == [
+        (1, 2, "Passport")
+    ]
+    assert partial["steps"][0]["files"] == list(sandbox.submissions(fresh)[0].files)
 
 
 def test_missing_documents_directory_exits_2(cli: CLI, sandbox: Sandbox, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from corekit import FakeServer, b64json, envelope, error, make_client, reply, token_data
+from structlog.testing import capture_logs
 
 import kycflow
 from kycflow import errors as e
@@ -84,6 +85,29 @@ async def test_expired_token_refreshed_once_before_call(server: FakeServer) -> N
     # The server sent no new refresh token: the old one is kept.
     assert persisted[0].refresh_token is not None
     assert persisted[0].refresh_token.token.get_secret_value() == "old-ref"
+
+
+async def test_sync_on_refresh_is_called(server: FakeServer) -> None:
+    # Every other callback may be sync; a sync on_refresh used to fail with a TypeError
+    # (awaiting None), logged as auth.on_refresh_failed, and the tokens were never persisted.
+    persisted: list[str] = []
+
+    def on_refresh(pair: kycflow.TokenPair) -> None:
+        persisted.append(pair.access_token.token.get_secret_value())
+
+    server.route("GET", WIZARD, guarded({"new-acc"}))
+    server.route("POST", REFRESH, refresher("new-acc", "new-ref"))
+    auth = kycflow.SessionAuth(
+        "old-acc",
+        "old-ref",
+        expires_at=datetime.now(UTC) + timedelta(seconds=5),
+        on_refresh=on_refresh,
+    )
+    with capture_logs() as logs:
+        async with make_client(server.base_url, auth=auth) as c:
+            await c.wizard.start()
+    assert persisted == ["new-acc"]
+    assert not [entry for entry in logs if entry["event"] == "auth.on_refresh_failed"]
 
 
 async def test_short_lived_token_is_not_refreshed_on_every_call(server: FakeServer) -> None:

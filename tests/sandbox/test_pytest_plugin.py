@@ -105,6 +105,35 @@ def test_threaded_fixtures_without_pytest_asyncio(tmp_path: Path) -> None:
     assert "2 passed" in result.stdout
 
 
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_sync_tests_get_a_threaded_sandbox_under_pytest_asyncio(tmp_path: Path, mode: str) -> None:
+    # A sync test's sandbox on pytest-asyncio's (idle) loop accepted connections and never
+    # answered: the test hung until pytest-timeout. Both fixtures, and both flavours in one file.
+    source = (
+        SYNC_TESTS
+        + """
+from kycflow.testing import Faults
+
+@pytest.mark.kycflow_scenario(faults=Faults().fail_next("history", "5xx"))
+def test_threaded_marker(kycflow_sandbox):
+    user = kycflow_sandbox.create_user()
+    url = kycflow_sandbox.url("/v2/my/verifications")
+    assert asyncio.run(fetch(url, user.access_token))[0] == 500
+
+@pytest.mark.asyncio
+async def test_on_loop(kycflow_sandbox, kycflow_sandbox_factory):
+    other = await kycflow_sandbox_factory()
+    assert other.port != kycflow_sandbox.port
+    assert (await fetch(kycflow_sandbox.url("/v2/my/verifications"),
+                        kycflow_sandbox.create_user().access_token))[0] == 200
+"""
+    )
+    result = _run(tmp_path, source, "-o", f"asyncio_mode={mode}", "-o", "timeout=20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+    assert "Timeout" not in result.stdout
+
+
 def test_marker_is_registered(tmp_path: Path) -> None:
     result = _run(tmp_path, "def test_nothing():\n    pass\n", "--markers")
     assert "kycflow_scenario" in result.stdout

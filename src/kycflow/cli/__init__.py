@@ -13,17 +13,20 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from . import batch, demo, history, run, sandbox
-from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, report_error
+from ._errors import EXIT_USAGE, Interrupted, report_error
 from ._logs import configure_cli_logging
 from ._secrets import secrets
+from ._signals import sigterm_as_interrupt
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = (demo, run, batch, history, sandbox)
 
 _EPILOG = """\
-exit codes: 0 done, 1 API or network error, 2 usage or bad local input,
-            3 the wizard needs documents that were not given
+exit codes: 0 done, 1 API or network error (batch: some job failed),
+            2 usage or bad local input (nothing was sent),
+            3 the wizard needs documents that were not given,
+            130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 """
 
 
@@ -63,11 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = bool(args.verbose)
     configure_cli_logging(verbose)
     try:
-        code: int = handler(args)
+        with sigterm_as_interrupt():
+            code: int = handler(args)
         return code
     except KeyboardInterrupt:
-        sys.stderr.write("kycflow: interrupted\n")
-        return EXIT_INTERRUPTED
+        interrupted = Interrupted()
+        sys.stderr.write(f"kycflow: {interrupted}\n")
+        return interrupted.exit_code
     except Exception as exc:  # every failure becomes one line and an exit code
         return report_error(exc, verbose=verbose)
     finally:

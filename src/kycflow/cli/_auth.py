@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from ..auth import Auth, BearerToken
 from ..client import Client
-from ._arguments import non_negative_int
+from ._arguments import ENV_BASE_URL, add_server_arguments, check_base_url, non_negative_int
 from ._errors import UsageError
 from ._secrets import secrets
 
@@ -28,7 +28,6 @@ __all__ = [
     "resolve_auth",
 ]
 
-ENV_BASE_URL = "KYCFLOW_BASE_URL"
 ENV_TOKEN = "KYCFLOW_TOKEN"
 ENV_PASSWORD = "KYCFLOW_PASSWORD"
 
@@ -36,11 +35,7 @@ ENV_PASSWORD = "KYCFLOW_PASSWORD"
 def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
     """``--base-url`` and the ways to authenticate (token, or email + password [+ otp])."""
     group = parser.add_argument_group("server and authentication")
-    group.add_argument(
-        "--base-url",
-        default=os.environ.get(ENV_BASE_URL),
-        help=f"the API's base URL, e.g. https://host.name/api (env {ENV_BASE_URL})",
-    )
+    add_server_arguments(group)
     group.add_argument("--token", help=f"an access token (env {ENV_TOKEN})")
     group.add_argument("--email", help="sign in with this email instead of a token")
     group.add_argument(
@@ -67,6 +62,7 @@ class AuthArgs:
     otp: SecretStr | None = None
     retries: int | None = None
     prompt: bool = field(default=False)
+    allow_insecure_http: bool = False
 
     def __repr__(self) -> str:
         return f"AuthArgs(base_url={self.base_url!r}, email={self.email!r})"
@@ -75,9 +71,8 @@ class AuthArgs:
 def resolve_auth(args: argparse.Namespace, *, stdin: IO[str] | None = None) -> AuthArgs:
     """The base URL and credentials, from the flags, then the environment, then a prompt."""
     stdin = stdin or sys.stdin
-    base_url = args.base_url
-    if not base_url:
-        raise UsageError(f"--base-url is required (or set {ENV_BASE_URL})")
+    insecure = bool(getattr(args, "allow_insecure_http", False))
+    base_url = check_base_url(args.base_url, allow_insecure_http=insecure)
     token = args.token
     email = args.email
     if token and email:
@@ -98,6 +93,7 @@ def resolve_auth(args: argparse.Namespace, *, stdin: IO[str] | None = None) -> A
             otp=SecretStr(args.otp) if args.otp else None,
             retries=args.retries,
             prompt=interactive,
+            allow_insecure_http=insecure,
         )
     if args.password:
         secrets.add(args.password)
@@ -106,14 +102,21 @@ def resolve_auth(args: argparse.Namespace, *, stdin: IO[str] | None = None) -> A
     if not token:
         raise UsageError(f"authenticate with --token (or {ENV_TOKEN}) or --email/--password")
     secrets.add(token)
-    return AuthArgs(base_url=base_url, token=SecretStr(token), retries=args.retries)
+    return AuthArgs(
+        base_url=base_url,
+        token=SecretStr(token),
+        retries=args.retries,
+        allow_insecure_http=insecure,
+    )
 
 
 def make_client(auth: AuthArgs) -> Client:
     """The client for ``auth.base_url`` (its auth is added by ``authenticate``)."""
     if auth.retries is None:
-        return Client(auth.base_url)
-    return Client(auth.base_url, max_retries=auth.retries)
+        return Client(auth.base_url, allow_insecure_http=auth.allow_insecure_http)
+    return Client(
+        auth.base_url, max_retries=auth.retries, allow_insecure_http=auth.allow_insecure_http
+    )
 
 
 async def authenticate(client: Client, auth: AuthArgs) -> Client:

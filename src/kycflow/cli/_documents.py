@@ -45,6 +45,10 @@ class DescribingProvider:
         self.descriptions[doc_type.id] = doc_type.description
         return await self.inner.documents_for(doc_type)
 
+    def describe_plain(self, type_id: int) -> str:
+        """The type's description ("" when unknown)."""
+        return self.descriptions.get(type_id, "")
+
     def describe(self, type_id: int) -> str:
         """``"Passport (2)"``, or the bare id when its description is unknown."""
         description = self.descriptions.get(type_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from typing import Any, TextIO
@@ -18,13 +19,16 @@ from ..errors import (
 )
 from ..models import DocumentType
 from ._secrets import secrets
+from ._signals import interrupting_signal
 
 __all__ = [
     "EXIT_API",
     "EXIT_INTERRUPTED",
     "EXIT_MISSING_DOCUMENTS",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "Interrupted",
     "UsageError",
     "describe_error",
     "exit_code_for",
@@ -36,6 +40,22 @@ EXIT_API = 1
 EXIT_USAGE = 2
 EXIT_MISSING_DOCUMENTS = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Interrupted(Exception):
+    """Stands for a ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM) in messages and JSON."""
+
+    def __init__(self) -> None:
+        self.signal = interrupting_signal()
+        super().__init__(
+            "interrupted (Ctrl-C)" if self.signal == signal.SIGINT else "terminated (SIGTERM)"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """130 after SIGINT, 143 after SIGTERM."""
+        return EXIT_INTERRUPTED if self.signal == signal.SIGINT else EXIT_TERMINATED
 
 
 class UsageError(ConfigurationError):
@@ -43,7 +63,8 @@ class UsageError(ConfigurationError):
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """0 done, 1 API/network/wizard error, 2 usage or bad local input, 3 missing documents."""
+    """0 done, 1 API/network/wizard error, 2 usage or bad local input, 3 missing documents,
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
     if isinstance(exc, MissingDocumentError):
         return EXIT_MISSING_DOCUMENTS
     if isinstance(exc, APIError | WizardError):
@@ -51,7 +72,9 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, DocumentError | ConfigurationError | ValueError):
         return EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+        return Interrupted().exit_code
+    if isinstance(exc, Interrupted):
+        return exc.exit_code
     return EXIT_API
 
 
@@ -64,6 +87,10 @@ def describe_error(exc: BaseException) -> str:
             + ", ".join(labels)
             + " (add files to the documents directory or use --map TYPE=FILE)"
         )
+    if isinstance(exc, KeyboardInterrupt):
+        return str(Interrupted())
+    if isinstance(exc, Interrupted):
+        return str(exc)
     if isinstance(exc, AuthenticationError):
         return f"{exc} (check the token or the sign-in credentials)"
     if isinstance(exc, KycflowError | ValueError | OSError):

@@ -6,15 +6,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..errors import APIStatusError, MissingDocumentError
-from ..models import DocumentType, VerificationPage
+from .._schema import (
+    ErrorDocument,
+    PartialRunDict,
+    VerificationPageDict,
+    WizardResultDict,
+    error_document,
+    page_dict,
+    wizard_result_dict,
+)
+from ..models import VerificationPage
 from ..runner import WizardResult
-from ._errors import UsageError, describe_error, exit_code_for
+from ._errors import Interrupted, UsageError, describe_error, exit_code_for
 from ._secrets import secrets
 
 if TYPE_CHECKING:
@@ -32,23 +39,16 @@ __all__ = [
 ]
 
 
-def error_to_dict(exc: BaseException) -> dict[str, Any]:
-    """The error as JSON data for ``--json`` output."""
-    data: dict[str, Any] = {
-        "error": type(exc).__name__,
-        "message": secrets.scrub(describe_error(exc)),
-        "exit_code": exit_code_for(exc),
-    }
-    if isinstance(exc, APIStatusError):
-        data["status"] = exc.status
-        data["request_id"] = exc.request_id
-    if isinstance(exc, MissingDocumentError):
-        data["requested"] = [
-            {"id": t.id, "description": t.description}
-            for t in exc.requested
-            if isinstance(t, DocumentType)
-        ]
-    return data
+def error_to_dict(exc: BaseException, partial: PartialRunDict | None = None) -> ErrorDocument:
+    """The error as the ``--json`` document of a failed command (``kind: "error"``)."""
+    if isinstance(exc, KeyboardInterrupt):
+        exc = Interrupted()
+    return error_document(
+        exc,
+        exit_code=exit_code_for(exc),
+        message=secrets.scrub(describe_error(exc)),
+        partial=partial,
+    )
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
@@ -58,42 +58,25 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     out.flush()
 
 
-def result_to_dict(result: WizardResult) -> dict[str, Any]:
-    """A run's result as JSON data."""
-    return {
-        "done": result.done,
-        "run_id": result.run_id,
-        "uuid": result.uuid,
-        "workflow": result.workflow,
-        "retries": result.retries,
-        "resumed": result.resumed,
-        "steps": [
-            {
-                "index": s.index,
-                "type_id": s.type_id,
-                "type_description": s.type_description,
-                "files": list(s.files),
-                "reconciled": s.reconciled,
-            }
-            for s in result.steps
-        ],
-    }
+def result_to_dict(result: WizardResult) -> WizardResultDict:
+    """A run's result as JSON data (``kind: "wizard_result"``)."""
+    return wizard_result_dict(result)
 
 
-def page_to_dict(page: VerificationPage) -> dict[str, Any]:
-    """A history page as JSON data (the API's field names)."""
-    return {
-        "total": page.total,
-        "data": [v.model_dump(mode="json", by_alias=True) for v in page.data],
-    }
+def page_to_dict(page: VerificationPage) -> VerificationPageDict:
+    """A history page as JSON data (``kind: "verification_page"``, snake_case)."""
+    return page_dict(page)
 
 
-def require_rich() -> None:
+def require_rich(what: str = "this command", *, alternative: str = "--json") -> None:
     """Raise ``UsageError`` (exit 2) when rich, the ``cli`` extra, is missing."""
-    if importlib.util.find_spec("rich") is None:
+    try:
+        import rich  # noqa: F401 - only whether it imports
+    except ImportError:
         raise UsageError(
-            "this command draws with rich, which is not installed: pip install 'kycflow[cli]'"
-        )
+            f"{what} draws with rich, which is not installed: pip install 'kycflow[cli]'"
+            f" (or use {alternative})"
+        ) from None
 
 
 def make_console(stream: TextIO | None = None) -> Console:

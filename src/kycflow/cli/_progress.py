@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._schema import PartialRunDict, StepDict
 from ..events import (
     Completed,
     Failed,
@@ -23,7 +24,43 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-__all__ = ["ProgressView"]
+__all__ = ["ProgressView", "RunRecorder"]
+
+
+class RunRecorder:
+    """What a run has done so far, from its events: the ``partial`` of an error document."""
+
+    def __init__(self, describe: Callable[[int], str] = lambda type_id: "") -> None:
+        self.describe = describe
+        self.run_id: str | None = None
+        self.uuid: str | None = None
+        self._files: dict[int, list[str]] = {}
+        self._steps: list[StepDict] = []
+
+    def on_event(self, event: WizardEvent) -> None:
+        """Record one runner event."""
+        self.run_id = event.run_id
+        if isinstance(event, StepStarted):
+            self.uuid = event.uuid
+            self._files[event.step] = []
+        elif isinstance(event, FileUploaded):
+            self._files.setdefault(event.step, []).append(event.path)
+        elif isinstance(event, StepSubmitted):
+            self._steps.append(
+                {
+                    "index": event.step,
+                    "type_id": event.type_id,
+                    "type_description": self.describe(event.type_id),
+                    "files": list(self._files.get(event.step, ())),
+                    "reconciled": event.reconciled,
+                }
+            )
+
+    def partial(self) -> PartialRunDict | None:
+        """The run so far, or ``None`` when the runner never started."""
+        if self.run_id is None:
+            return None
+        return {"run_id": self.run_id, "uuid": self.uuid, "steps": list(self._steps)}
 
 
 @dataclass

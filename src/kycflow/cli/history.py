@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ..models import VerificationPage
+from ..client import Client
+from ..models import Verification, VerificationPage
 from ._arguments import Subparsers, add_common_arguments, positive_int
 from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
 from ._errors import EXIT_OK
@@ -21,6 +22,9 @@ from ._output import (
 __all__ = ["handle", "register"]
 
 DEFAULT_LIMIT = 20
+# The reference caps no page size, but servers do (the sandbox at 1000): larger --limit values
+# are fetched as several pages of this size.
+PAGE_SIZE = 100
 
 
 def register(subparsers: Subparsers) -> None:
@@ -36,7 +40,8 @@ def register(subparsers: Subparsers) -> None:
         type=positive_int,
         default=DEFAULT_LIMIT,
         metavar="N",
-        help=f"show at most N entries (default {DEFAULT_LIMIT})",
+        help=f"show at most N entries, newest first (default {DEFAULT_LIMIT}; any N >= 1: "
+        f"fetched {PAGE_SIZE} a page)",
     )
     parser.add_argument("--json", action="store_true", help="print the page as JSON")
     add_common_arguments(parser)
@@ -50,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
         if not args.json:
             require_rich()
         page = asyncio.run(_fetch(auth, args.limit))
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         if args.json:
             print_json(error_to_dict(exc))
         raise
@@ -64,4 +69,23 @@ def handle(args: argparse.Namespace) -> int:
 async def _fetch(auth: AuthArgs, limit: int) -> VerificationPage:
     async with make_client(auth) as client:
         user = await authenticate(client, auth)
-        return await user.verifications.list(limit=limit, sort_by="createTime", sort_order="desc")
+        return await fetch_newest(user, limit)
+
+
+async def fetch_newest(client: Client, limit: int) -> VerificationPage:
+    """The ``limit`` newest entries, in pages of at most ``PAGE_SIZE``; ``total`` as the server
+    counts it."""
+    data: list[Verification] = []
+    total = 0
+    while len(data) < limit:
+        page = await client.verifications.list(
+            limit=min(PAGE_SIZE, limit - len(data)),
+            offset=len(data),
+            sort_by="createTime",
+            sort_order="desc",
+        )
+        total = page.total
+        data.extend(page.data)
+        if not page.data or len(data) >= total:
+            break
+    return VerificationPage(total=total, data=data[:limit])

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from ..events import WizardEvent
 from ..providers import DirectoryProvider
 from ..runner import WizardResult, WizardRunner
 from ._arguments import Subparsers, add_common_arguments
@@ -13,7 +14,7 @@ from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, reso
 from ._documents import DescribingProvider, parse_map
 from ._errors import EXIT_OK, UsageError
 from ._output import error_to_dict, make_console, print_json, require_rich, result_to_dict
-from ._progress import ProgressView
+from ._progress import ProgressView, RunRecorder
 
 __all__ = ["handle", "register"]
 
@@ -54,6 +55,7 @@ def register(subparsers: Subparsers) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Validate the local input, then run the wizard (progress, or JSON with --json)."""
+    known = RunRecorder()
     try:
         root = Path(args.documents)
         if not root.is_dir():
@@ -63,21 +65,30 @@ def handle(args: argparse.Namespace) -> int:
         if not args.json:
             require_rich()
         provider = DescribingProvider(DirectoryProvider(root, mapping))
-        result = asyncio.run(_run(auth, provider, as_json=args.json))
-    except Exception as exc:
+        known.describe = provider.describe_plain
+        result = asyncio.run(_run(auth, provider, known, as_json=args.json))
+    except (Exception, KeyboardInterrupt) as exc:
         if args.json:
-            # Scripts get a JSON document either way; the one-line error still goes to stderr.
-            print_json(error_to_dict(exc))
+            # Scripts get a JSON document either way (Ctrl-C and SIGTERM included), with what
+            # the run had done; the one-line error still goes to stderr.
+            print_json(error_to_dict(exc, known.partial()))
         raise
     if args.json:
         print_json(result_to_dict(result))
     return EXIT_OK
 
 
-async def _run(auth: AuthArgs, provider: DescribingProvider, *, as_json: bool) -> WizardResult:
+async def _run(
+    auth: AuthArgs, provider: DescribingProvider, known: RunRecorder, *, as_json: bool
+) -> WizardResult:
     async with make_client(auth) as client:
         user = await authenticate(client, auth)
         if as_json:
-            return await WizardRunner(user, provider).run()
+            return await WizardRunner(user, provider, on_event=known.on_event).run()
         with ProgressView(make_console(), provider.describe) as view:
-            return await WizardRunner(user, provider, on_event=view.on_event).run()
+
+            def on_event(event: WizardEvent) -> None:
+                known.on_event(event)
+                view.on_event(event)
+
+            return await WizardRunner(user, provider, on_event=on_event).run()

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._arguments import Subparsers, add_common_arguments
 from ._errors import EXIT_OK
@@ -21,18 +21,21 @@ def register(subparsers: Subparsers) -> None:
         help="serve the sandbox API locally (until Ctrl-C)",
         description="Serve kycflow's sandbox of the verification API and create a user.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port, 0 for a free one (8080)")
-    parser.add_argument("--scenario", metavar="FILE", help="a .json or .toml scenario file")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault decisions (0)")
+    from ..testing.serve import add_serve_arguments
+
+    add_serve_arguments(parser)  # the very options of ``python -m kycflow.testing``
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM."""
+    from ..testing.serve import sandbox_options
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_with_user(args.host, args.port, args.scenario, args.seed))
+        asyncio.run(
+            serve_with_user(args.host, args.port, args.scenario, args.seed, **sandbox_options(args))
+        )
     return EXIT_OK
 
 
@@ -44,6 +47,7 @@ async def serve_with_user(
     *,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
+    **sandbox_kwargs: Any,
 ) -> None:
     """``kycflow.testing.serve_async`` plus a ready-made user whose credentials are printed."""
     from ..testing import Sandbox, serve_async
@@ -63,4 +67,13 @@ async def serve_with_user(
         )
         print("Press Ctrl-C to stop.", file=stream, flush=True)
 
-    await serve_async(host, port, scenario_file, seed, on_ready=announce, stop=stop, announce=False)
+    await serve_async(
+        host,
+        port,
+        scenario_file,
+        seed,
+        on_ready=announce,
+        stop=stop,
+        announce=False,
+        **sandbox_kwargs,
+    )

@@ -291,10 +291,16 @@ async def enqueue_verification(
     job_id: str | None = None,
     queue_name: str | None = None,
     defer_by: float | None = None,
+    replace_failed: bool = False,
 ) -> Job | None:
     """Enqueue ``job`` (see ``run_verification``) under ``job_id`` (default
     ``job_id_for(job["key"])``). Returns arq's ``Job``, or ``None`` when a job with that id is
     already queued, running, or its result is still kept: enqueueing is idempotent.
+
+    ``replace_failed=True`` first drops the kept result of a job with that id that *failed*
+    (``status: "failed"``, or an exception), so the same key runs again at once and resumes
+    from its checkpoint (uploads and submitted steps are reused). A completed, queued or
+    running job is left alone (``None``).
 
     The job is checked here (``ConfigurationError`` for a bad shape or a raw ``token``) and
     must be JSON data.
@@ -305,14 +311,28 @@ async def enqueue_verification(
         plain = json.loads(json.dumps(dict(job)))
     except (TypeError, ValueError) as exc:
         raise ConfigurationError("a queued job must be plain JSON data") from exc
+    job_id = job_id or job_id_for(key)
+    if replace_failed:
+        await _drop_failed_result(redis, job_id)
     result: Job | None = await redis.enqueue_job(
         JOB_FUNCTION,
         plain,
-        _job_id=job_id or job_id_for(key),
+        _job_id=job_id,
         _queue_name=queue_name,
         _defer_by=defer_by,
     )
     return result
+
+
+async def _drop_failed_result(redis: ArqRedis, job_id: str) -> None:
+    """Delete the kept result of ``job_id`` if that job failed (arq dedupes on it)."""
+    jobs, constants = _arq_module("arq.jobs"), _arq_module("arq.constants")
+    info = await jobs.Job(job_id, redis, _deserializer=redis.job_deserializer).result_info()
+    if info is None:
+        return
+    outcome = info.result
+    if not info.success or (isinstance(outcome, dict) and outcome.get("status") == "failed"):
+        await redis.delete(constants.result_key_prefix + job_id)
 
 
 # -- worker settings ------------------------------------------------------------------------

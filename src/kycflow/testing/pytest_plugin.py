@@ -5,8 +5,9 @@ Fixtures: ``kycflow_sandbox`` (a running sandbox, function scope) and
 ``@pytest.mark.kycflow_scenario(scenario, faults=..., **sandbox_kwargs)`` configures
 ``kycflow_sandbox``.
 
-With pytest-asyncio active the fixtures are async and share the test's event loop. Without it
-they are synchronous and serve from a background thread. pytest-asyncio is imported only when
+With pytest-asyncio active, an ``async def`` test's sandbox runs on the test's event loop and a
+plain ``def`` test's serves from a background thread. Without it every sandbox serves from a
+background thread. pytest-asyncio is imported only when
 it is active, so installing kycflow never breaks a run that does not use it.
 """
 

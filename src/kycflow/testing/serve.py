@@ -15,7 +15,16 @@ from .faults import Faults
 from .sandbox import Sandbox
 from .scenario import Scenario
 
-__all__ = ["main", "serve", "serve_async"]
+__all__ = [
+    "DEFAULT_ACCESS_TOKEN_TTL",
+    "add_serve_arguments",
+    "main",
+    "sandbox_options",
+    "serve",
+    "serve_async",
+]
+
+DEFAULT_ACCESS_TOKEN_TTL = 3600.0
 
 
 async def serve_async(
@@ -67,27 +76,48 @@ def serve(
         asyncio.run(serve_async(host, port, scenario_file, seed, **kwargs))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kycflow.testing [--host H] [--port P] [--scenario FILE] [--seed N]``."""
-    parser = argparse.ArgumentParser(prog="python -m kycflow.testing", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--scenario", default=None, help="a .json or .toml scenario file")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault decisions")
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox server's options, shared by ``python -m kycflow.testing`` and
+    ``kycflow sandbox``; ``sandbox_options(args)`` reads them back."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port, 0 for a free one (8080)")
+    parser.add_argument("--scenario", metavar="FILE", help="a .json or .toml scenario file")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault decisions (0)")
     parser.add_argument(
         "--no-throttle", action="store_true", help="do not throttle sign-in attempts"
     )
-    parser.add_argument("--token-ttl", type=float, default=3600.0, help="access-token TTL (s)")
+    parser.add_argument(
+        "--token-ttl",
+        type=_positive_seconds,
+        default=DEFAULT_ACCESS_TOKEN_TTL,
+        metavar="SECONDS",
+        help=f"lifetime of issued access tokens ({DEFAULT_ACCESS_TOKEN_TTL:g})",
+    )
+
+
+def sandbox_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Sandbox`` keyword arguments from the options of ``add_serve_arguments``."""
+    return {"throttle_signin": not args.no_throttle, "access_token_ttl": args.token_ttl}
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kycflow.testing [--host H] [--port P] [--scenario FILE] [--seed N]
+    [--no-throttle] [--token-ttl SECONDS]``."""
+    parser = argparse.ArgumentParser(prog="python -m kycflow.testing", description=__doc__)
+    add_serve_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        serve(
-            args.host,
-            args.port,
-            args.scenario,
-            args.seed,
-            throttle_signin=not args.no_throttle,
-            access_token_ttl=args.token_ttl,
-        )
+        serve(args.host, args.port, args.scenario, args.seed, **sandbox_options(args))
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

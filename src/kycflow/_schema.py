@@ -1,0 +1,311 @@
+"""Every JSON shape kycflow emits, in one place: ``--json`` documents, batch and arq results,
+``WizardResult.to_dict()``, ``BatchResult.to_dict()`` and ``WizardEvent.to_dict()``.
+
+The rules (documented in docs/cli.md, "JSON output"): snake_case keys; each top-level document
+carries ``schema_version`` and a ``kind``; a key documented for a kind is always present
+(``null`` when it does not apply); new keys may be added within a version, never renamed or
+retyped. The ``TypedDict``s below are the schema; the tests validate real output against them.
+This module knows no transport and no runner: results are read through small protocols.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from pydantic import ConfigDict, with_config
+
+# pydantic validates only typing_extensions' TypedDict on Python < 3.12 (a pydantic dependency).
+from typing_extensions import TypedDict
+
+from ._constants import JSON_SCHEMA_VERSION
+from .errors import APIStatusError, MissingDocumentError
+from .models import DocumentType, VerificationPage
+
+__all__ = [
+    "ERROR_MESSAGE_CHARS",
+    "JSON_SCHEMA_VERSION",
+    "ArqJobResultDict",
+    "DocumentTypeDict",
+    "ErrorDict",
+    "ErrorDocument",
+    "EventDict",
+    "JobResultDict",
+    "PartialRunDict",
+    "StepDict",
+    "VerificationDict",
+    "VerificationPageDict",
+    "WizardResultDict",
+    "error_dict",
+    "error_document",
+    "event_dict",
+    "job_result_dict",
+    "page_dict",
+    "step_dict",
+    "wizard_result_dict",
+]
+
+ERROR_MESSAGE_CHARS = 300
+# The TypedDicts validate (pydantic.TypeAdapter) as exactly what they say: no key undocumented.
+_EXACT = ConfigDict(extra="forbid", strict=True)
+
+JobStatus = Literal["complete", "failed", "interrupted"]
+
+
+class _Step(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def type_id(self) -> int: ...
+    @property
+    def type_description(self) -> str: ...
+    @property
+    def files(self) -> Sequence[str]: ...
+    @property
+    def reconciled(self) -> bool: ...
+
+
+class _Result(Protocol):
+    @property
+    def done(self) -> bool: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def workflow(self) -> str: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def resumed(self) -> bool: ...
+    @property
+    def steps(self) -> Sequence[_Step]: ...
+
+
+@with_config(_EXACT)
+class StepDict(TypedDict):
+    """A committed step: ``index`` from 1, the type submitted, its files' stored paths."""
+
+    index: int
+    type_id: int
+    type_description: str
+    files: list[str]
+    reconciled: bool
+
+
+@with_config(_EXACT)
+class WizardResultDict(TypedDict):
+    """``kind: "wizard_result"``: a finished run (``WizardResult.to_dict()``, ``run --json``)."""
+
+    schema_version: int
+    kind: Literal["wizard_result"]
+    done: bool
+    run_id: str
+    uuid: str
+    workflow: str
+    retries: int
+    resumed: bool
+    steps: list[StepDict]
+
+
+@with_config(_EXACT)
+class DocumentTypeDict(TypedDict):
+    id: int
+    description: str
+
+
+@with_config(_EXACT)
+class ErrorDict(TypedDict):
+    """An error: its class name, a message without secrets, and what is known of it."""
+
+    type: str
+    message: str
+    status: int | None
+    request_id: str | None
+    requested: list[DocumentTypeDict] | None
+
+
+@with_config(_EXACT)
+class JobResultDict(TypedDict):
+    """``kind: "job_result"``: one job of a batch or of an arq worker."""
+
+    schema_version: int
+    kind: Literal["job_result"]
+    key: str
+    index: int | None
+    status: JobStatus
+    run_id: str | None
+    uuid: str | None
+    workflow: str | None
+    retries: int
+    resumed: bool
+    steps: list[StepDict]
+    error: ErrorDict | None
+
+
+@with_config(_EXACT)
+class ArqJobResultDict(JobResultDict):
+    """An arq job's result: a job result plus arq's ``job_try``."""
+
+    job_try: int
+
+
+@with_config(_EXACT)
+class PartialRunDict(TypedDict):
+    """What a run had done when it failed or was interrupted."""
+
+    run_id: str | None
+    uuid: str | None
+    steps: list[StepDict]
+
+
+@with_config(_EXACT)
+class ErrorDocument(TypedDict):
+    """``kind: "error"``: a command that failed (``--json``); ``partial``: ``run``'s progress."""
+
+    schema_version: int
+    kind: Literal["error"]
+    exit_code: int
+    error: ErrorDict
+    partial: PartialRunDict | None
+
+
+@with_config(_EXACT)
+class VerificationDict(TypedDict):
+    id: int
+    client_id: int | None
+    current_level: dict[str, Any] | None
+    previous_level: dict[str, Any] | None
+    reason: dict[str, Any] | None
+    user_id: int | None
+    create_time: str | None
+
+
+@with_config(_EXACT)
+class VerificationPageDict(TypedDict):
+    """``kind: "verification_page"``: a page of history (``history --json``)."""
+
+    schema_version: int
+    kind: Literal["verification_page"]
+    total: int
+    data: list[VerificationDict]
+
+
+@with_config(ConfigDict(extra="allow", strict=True))
+class EventDict(TypedDict):
+    """``kind: "event"``: a runner event; each event type adds its own fields."""
+
+    schema_version: int
+    kind: Literal["event"]
+    event: str
+    run_id: str
+    step: int
+    timestamp: float
+
+
+def step_dict(step: _Step) -> StepDict:
+    """One committed step."""
+    return {
+        "index": step.index,
+        "type_id": step.type_id,
+        "type_description": step.type_description,
+        "files": list(step.files),
+        "reconciled": step.reconciled,
+    }
+
+
+def wizard_result_dict(result: _Result) -> WizardResultDict:
+    """A finished run."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "wizard_result",
+        "done": result.done,
+        "run_id": result.run_id,
+        "uuid": result.uuid,
+        "workflow": result.workflow,
+        "retries": result.retries,
+        "resumed": result.resumed,
+        "steps": [step_dict(s) for s in result.steps],
+    }
+
+
+def _type_dict(doc_type: DocumentType) -> DocumentTypeDict:
+    return {"id": doc_type.id, "description": doc_type.description}
+
+
+def error_dict(exc: BaseException, *, message: str | None = None) -> ErrorDict:
+    """An error; ``message`` replaces ``str(exc)`` (cut to ``ERROR_MESSAGE_CHARS``)."""
+    text = str(exc)[:ERROR_MESSAGE_CHARS] if message is None else message
+    return {
+        "type": type(exc).__name__,
+        "message": text or type(exc).__name__,
+        "status": exc.status if isinstance(exc, APIStatusError) else None,
+        "request_id": exc.request_id if isinstance(exc, APIStatusError) else None,
+        "requested": [_type_dict(t) for t in exc.requested]
+        if isinstance(exc, MissingDocumentError)
+        else None,
+    }
+
+
+def job_result_dict(
+    key: str,
+    result: _Result | None,
+    error: BaseException | None,
+    *,
+    index: int | None = None,
+    status: JobStatus | None = None,
+) -> JobResultDict:
+    """One job's outcome (``status`` defaults from ``result`` and ``error``)."""
+    if status is None:
+        status = "complete" if error is None and result is not None else "failed"
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "job_result",
+        "key": key,
+        "index": index,
+        "status": status,
+        "run_id": result.run_id if result is not None else None,
+        "uuid": result.uuid if result is not None else None,
+        "workflow": result.workflow if result is not None else None,
+        "retries": result.retries if result is not None else 0,
+        "resumed": result.resumed if result is not None else False,
+        "steps": [step_dict(s) for s in (result.steps if result is not None else ())],
+        "error": None if error is None else error_dict(error),
+    }
+
+
+def error_document(
+    exc: BaseException, *, exit_code: int, message: str, partial: PartialRunDict | None = None
+) -> ErrorDocument:
+    """A failed command's ``--json`` document."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "error",
+        "exit_code": exit_code,
+        "error": error_dict(exc, message=message),
+        "partial": partial,
+    }
+
+
+def page_dict(page: VerificationPage) -> VerificationPageDict:
+    """A page of verification history, snake_case (the API's camelCase names are not kept)."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "verification_page",
+        "total": page.total,
+        "data": [v.model_dump(mode="json") for v in page.data],  # type: ignore[misc]
+    }
+
+
+def event_dict(event: Any) -> dict[str, Any]:
+    """A runner event (a dataclass with a ``name``): its fields, tuples as lists."""
+    data: dict[str, Any] = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "event",
+        "event": event.name,
+    }
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
+    return data
