@@ -247,6 +247,7 @@ class Files:
         client = self._client
         config = client.upload_config
         doc = as_document(document, name=name, content_type=content_type)
+        del document  # maybe raw bytes: not for a traceback that renders locals
         doc = await doc.validate(
             max_bytes=client.max_upload_bytes, allowed_types=config.allowed_types
         )
