@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from ._wire import excerpt
 from .errors import APIStatusError
@@ -146,7 +147,13 @@ def _forms(secrets: Iterable[str]) -> list[str]:
         forms.add(json.dumps(secret)[1:-1])  # as a JSON string holds it (\" \\ \u00e9)
         forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
         forms.add(" ".join(secret.split()))  # as ``excerpt`` collapses whitespace
-        forms.add(json.dumps(json.dumps(secret))[1:-1])  # JSON inside a JSON string
+        forms.add(repr(secret)[1:-1])  # as a Python server quotes it ({value!r})
+        forms.add(ascii(secret)[1:-1])
+        forms.add(quote(secret, safe=""))  # URL-encoded, as a form body or query echoes it
+        forms.add(quote_plus(secret))
+        for inner in (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+            forms.add(json.dumps(inner)[1:-1])  # JSON quoted inside a JSON string
+            forms.add(json.dumps(inner, ensure_ascii=False)[1:-1])
     # Longest first: a form that contains another is replaced whole.
     return sorted((f for f in forms if f), key=len, reverse=True)
 

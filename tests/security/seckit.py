@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import traceback
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
@@ -45,6 +46,9 @@ def forms(secret: str | bytes) -> set[str]:
         urllib.parse.quote(text),
         urllib.parse.quote_plus(text),
     }
+    marker = re.search(r"[A-Z]+LEAK", text)  # survives any escaping: plain ASCII letters
+    if marker:
+        found.add(marker.group())
     for shift in range(3):  # Base64 at every alignment (the middle, which does not depend on it)
         encoded = base64.b64encode(b"x" * shift + raw).decode()
         found.add(encoded[4 : len(encoded) - 4])
@@ -102,6 +106,7 @@ class Origin:
 
     handler: Handler | None = None
     seen: list[Seen] = field(default_factory=list)
+    replies: list[bytes] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -117,7 +122,10 @@ class Origin:
         body = await request.read()
         self.seen.append(Seen(request.method, request.path, dict(request.headers), body))
         assert self.handler is not None, "no handler set"
-        return await self.handler(request, body)
+        response = await self.handler(request, body)
+        if isinstance(response, web.Response) and isinstance(response.body, bytes):
+            self.replies.append(response.body)
+        return response
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
