@@ -169,3 +169,16 @@ async def test_cross_origin_get_is_followed_without_credentials(api: Origin, oth
     assert step.uuid == "u-2"
     assert "Authorization" not in other.seen[0].headers
     assert leaks(other.received()) == []
+
+
+@pytest.mark.parametrize("location", ["ftp://127.0.0.1/x", "file:///etc/passwd", "data:,x"])
+async def test_redirect_to_a_non_http_url_is_refused(api: Origin, location: str) -> None:
+    async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": location})
+
+    api.handler = handler
+    async with make_client(api.base_url) as client:
+        exc = await failure(client.with_auth(kycflow.BearerToken(ACCESS)).wizard.start())
+    assert isinstance(exc, e.ProtocolError)
+    assert "non-http(s)" in str(exc)
+    assert len(api.seen) == 1
