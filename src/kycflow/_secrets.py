@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from ._wire import excerpt
-from .errors import APIStatusError
+from .errors import APIStatusError, ProtocolError
 
 __all__ = [
     "REDACTED",
@@ -25,6 +25,7 @@ __all__ = [
     "json_default",
     "request_secrets",
     "scrub_error",
+    "scrub_protocol_error",
     "scrub_text",
     "secrets_of",
 ]
@@ -193,6 +194,17 @@ def _scrub_value(value: Any, forms: list[str], secrets: set[str], depth: int = 0
     if isinstance(value, list | tuple):
         return [_scrub_value(v, forms, secrets, depth + 1) for v in value]
     return scrub_text(str(value), forms)
+
+
+def scrub_protocol_error(error: ProtocolError, secrets: Iterable[str]) -> ProtocolError:
+    """Remove a request's ``secrets`` from a ``ProtocolError`` about its reply, in place
+    (a 2xx reply that echoed the request and could not be read)."""
+    forms = _forms([s for s in secrets if s])
+    if forms:
+        error.message = scrub_text(error.message, forms)
+        error.args = (error.message, *error.args[1:])
+        error.excerpt = scrub_text(error.excerpt, forms)
+    return error
 
 
 def scrub_error(error: APIStatusError, secrets: Iterable[str], body: bytes) -> APIStatusError:

@@ -48,6 +48,7 @@ from ._secrets import (
     json_default,
     request_secrets,
     scrub_error,
+    scrub_protocol_error,
     secrets_of,
 )
 from ._timeouts import capped_timeout, make_timeout
@@ -391,6 +392,13 @@ class Transport:
                         data = decode(payload, status)
                     except ProtocolError as exc:
                         # The server answered 2xx (a POST was applied) but the body is unreadable.
+                        if secrets or sent_auth:
+                            # Nor the decoder's frames (their locals hold the body) nor its
+                            # JSONDecodeError (its ``doc`` is the body) may keep an echo.
+                            scrub_protocol_error(exc, request_secrets(secrets or (), sent_auth))
+                            exc.__cause__ = exc.__context__ = None
+                            exc = exc.with_traceback(None)
+                            payload = SecretBytes(payload)
                         decision = classify(method, Failure.DISCONNECT, policy)
                         raise_for(Decision(decision.action, "unreadable reply"), exc, None, None)
                 return Response(

@@ -203,3 +203,19 @@ async def test_runner_failed_event_and_log_carry_no_echoed_secret(
     assert [x for x in logs if x["event"] == "wizard.failed"]
     assert leaks(repr(logs)) == []
     assert leaks(rendered(exc)) == []
+
+
+@pytest.mark.parametrize("call", ["start", "submit"])
+async def test_an_unreadable_2xx_echo_is_scrubbed(api: Origin, call: str) -> None:
+    async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+        echo = f"<html>{request.headers.get('Authorization')} {body.decode()}</html>"
+        return web.Response(status=200, text=echo, content_type="application/json")
+
+    api.handler = handler
+    async with make_client(api.base_url) as client:
+        view = client.with_auth(kycflow.BearerToken(ACCESS))
+        run = view.wizard.start() if call == "start" else view.wizard.submit("u-1", 2, ["u/p"])
+        exc = await failure(run)
+    assert isinstance(exc, e.ProtocolError | e.OutcomeUnknownError), repr(exc)
+    assert ACCESS in api.replies[-1].decode()
+    assert leaks(rendered(exc)) == []
