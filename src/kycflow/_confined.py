@@ -61,7 +61,14 @@ class _Reopener:
 
     def __call__(self) -> BinaryIO:
         try:
-            fd = _walk(self._root, self._parts) if _CONFINED else _plain_open(self._root, self)
+            if _CONFINED:
+                root_fd = _open_root(self._root)
+                try:
+                    fd = _walk(root_fd, self._parts)
+                finally:
+                    os.close(root_fd)
+            else:
+                fd = _plain_open(os.path.join(self._root, *self._parts))
         except _Escaped:
             raise DocumentError(_CHANGED, name=self._name) from None
         except OSError as exc:
@@ -75,64 +82,67 @@ class _Reopener:
             os.close(fd)
             raise
 
-    @property
-    def parts(self) -> tuple[str, ...]:
-        return self._parts
 
-
-def _plain_open(root: str, opener: _Reopener) -> int:
-    return os.open(os.path.join(root, *opener.parts), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+def _plain_open(path: str) -> int:
+    return os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
 
 
 _CHANGED = "document path changed while it was opened"
 
 
-def _walk(root: str, parts: Sequence[str]) -> int:
-    """The descriptor of ``root/parts...`` opened without following any symlink."""
-    fd = os.open(root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+def _open_root(root: str) -> int:
+    # The root itself is the caller's choice (it may be a symlink); what is under it is not.
+    return os.open(root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+
+
+def _open_at(part: str, flags: int, dir_fd: int) -> int:
+    try:
+        return os.open(part, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in _SYMLINK_ERRNOS:
+            raise _Escaped from None
+        raise
+
+
+def _walk(root_fd: int, parts: Sequence[str]) -> int:
+    """The descriptor of ``parts`` under the directory ``root_fd``, no symlink followed."""
+    fd = root_fd
     try:
         for part in parts[:-1]:
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in _SYMLINK_ERRNOS:
-                    raise _Escaped from None
-                raise
-            os.close(fd)
+            child = _open_at(part, _DIR_FLAGS, fd)
+            if fd != root_fd:
+                os.close(fd)
             fd = child
-        try:
-            return os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-        except OSError as exc:
-            if exc.errno in _SYMLINK_ERRNOS:
-                raise _Escaped from None
-            raise
+        return _open_at(parts[-1], _FILE_FLAGS, fd)
     finally:
-        os.close(fd)
+        if fd != root_fd:
+            os.close(fd)
 
 
-def _open_fd(root: str, rel: PurePath) -> tuple[int, tuple[str, ...]]:
-    """A descriptor of ``rel`` under ``root`` (confined) and the real parts it was opened by."""
+def _open_fd(root: str, root_fd: int | None, rel: PurePath) -> tuple[int, tuple[str, ...]]:
+    """A descriptor of ``rel`` under ``root`` (confined) and the parts it was opened by."""
     name = rel.name
-    if _CONFINED:
+    if root_fd is not None:
         try:
-            return _walk(root, rel.parts), tuple(rel.parts)
+            return _walk(root_fd, rel.parts), tuple(rel.parts)
         except _Escaped:
             pass  # a symlink on the way: it may stay inside the root
     try:
-        real = os.path.realpath(os.path.join(root, *rel.parts), strict=True)
+        real_root = os.path.realpath(root, strict=True)
+        real = os.path.realpath(os.path.join(real_root, *rel.parts), strict=True)
     except (OSError, RuntimeError) as exc:  # missing, or a symlink loop
         raise _not_found(name, exc) from None
-    if os.path.commonpath([root, real]) != root or real == root:
+    if os.path.commonpath([real_root, real]) != real_root or real == real_root:
         raise DocumentError("document path escapes the provider's root", name=name)
-    inside = PurePath(os.path.relpath(real, root))
-    if not _CONFINED:  # no O_NOFOLLOW/dir_fd (Windows): open, then check it is that file
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    inside = tuple(PurePath(os.path.relpath(real, real_root)).parts)
+    if root_fd is None:  # no O_NOFOLLOW/dir_fd (Windows): open, then check it is that file
+        fd = _plain_open(real)
         if not os.path.samestat(os.fstat(fd), os.stat(real)):
             os.close(fd)
             raise DocumentError(_CHANGED, name=name)
-        return fd, tuple(inside.parts)
+        return fd, inside
     try:
-        return _walk(root, inside.parts), tuple(inside.parts)
+        return _walk(root_fd, inside), inside
     except _Escaped:
         # A component became a symlink after it was resolved: someone is racing us.
         raise DocumentError(_CHANGED, name=name) from None
@@ -159,13 +169,13 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _open_one(root: str, rel: PurePath) -> Document:
+def _open_one(root: str, root_fd: int | None, rel: PurePath) -> Document:
     # The name is the one the user gave, so a symlink inside the root keeps its own name.
     name = rel.name
     if not rel.parts:  # "" or ".": the root itself
         raise DocumentError("not a regular file: the provider's root", name=name)
     try:
-        fd, parts = _open_fd(root, rel)
+        fd, parts = _open_fd(root, root_fd, rel)
     except DocumentError:
         raise
     except (OSError, ValueError) as exc:  # ValueError: a name the file system cannot encode
@@ -195,11 +205,18 @@ def _open_one(root: str, rel: PurePath) -> Document:
 
 
 def _open_all(root: str, items: Sequence[PurePath]) -> list[Document]:
+    # One descriptor of the root for every file of the call: a few system calls per file.
+    root_fd: int | None = None
+    if _CONFINED:
+        try:
+            root_fd = _open_root(root)
+        except (OSError, ValueError) as exc:
+            raise DocumentError("cannot open the provider's root directory") from exc
     try:
-        real_root = os.path.realpath(root, strict=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise DocumentError("cannot open the provider's root directory") from exc
-    return [_open_one(real_root, rel) for rel in items]
+        return [_open_one(root, root_fd, rel) for rel in items]
+    finally:
+        if root_fd is not None:
+            os.close(root_fd)
 
 
 async def open_documents(root: Path, items: Sequence[PurePath]) -> list[Document]:
