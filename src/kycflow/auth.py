@@ -337,8 +337,8 @@ async def sign_in(
     after a provable connect error: a 429 raises ``RateLimitError`` at once, a wrong password
     ``AuthenticationError``.
     """
+    password = _secret(password, "password")  # rebound first: no frame keeps the raw value
     requester = _requester_of(target)
-    password = _secret(password, "password")  # rebound: no frame keeps the raw value
     fingerprint = device_fingerprint or default_device_fingerprint()
     start = await requester("GET", SIGNIN_WIZARD_PATH, sign_in=True)
     _, _, _, uuid = _envelope(start, SIGNIN_WIZARD_PATH)

@@ -164,8 +164,9 @@ class Document:
         factory: StreamFactory | None = None,
         size: int | None = None,
     ) -> Document:
-        """A file a provider opened (confined): its bytes (a small file) or a stream over its
-        open descriptor. Nothing is read by name afterwards."""
+        """A file a provider opened (confined): its bytes (a small file), or a stream whose
+        ``factory`` opens it again confined and checks it is the same file. ``path`` is never
+        opened or stat'ed by name."""
         if data is not None:
             payload = data
             return cls(
