@@ -28,6 +28,7 @@ __all__ = [
     "scrub_protocol_error",
     "scrub_text",
     "secrets_of",
+    "without_echoed_credentials",
 ]
 
 REDACTED = "[redacted]"
@@ -137,6 +138,24 @@ def request_secrets(body_secrets: Iterable[str], headers: Mapping[str, str]) -> 
         if credential and scheme:
             found.append(credential)
     return found
+
+
+# Shorter credentials are not cut out of a 2xx reply: replacing a common substring there would
+# corrupt legitimate content. Real tokens are far longer.
+_MIN_ECHO_CHARS = 16
+_REDACTED_BYTES = REDACTED.encode()
+
+
+def without_echoed_credentials(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` (a 2xx reply) with the credentials of ``headers`` (``Bearer <token>``) cut out:
+    a reply that echoes them must not carry them into results or errors."""
+    for value in headers.values():
+        credential = str(value).partition(" ")[2] or str(value)
+        if len(credential) >= _MIN_ECHO_CHARS:
+            raw = credential.encode()
+            if raw in body:
+                body = body.replace(raw, _REDACTED_BYTES)
+    return body
 
 
 def _forms(secrets: Iterable[str]) -> list[str]:

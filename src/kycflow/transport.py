@@ -50,6 +50,7 @@ from ._secrets import (
     scrub_error,
     scrub_protocol_error,
     secrets_of,
+    without_echoed_credentials,
 )
 from ._timeouts import capped_timeout, make_timeout
 from ._wire import check_base_url, error_from_response, join_url, request_id_of
@@ -386,6 +387,8 @@ class Transport:
                 self._log_attempt(method, template, None, number, None, None, failure.value)
                 raise_for(classify(method, failure, policy), error, exc, None)
             if 200 <= status < 300:
+                if sent_auth:
+                    payload = without_echoed_credentials(payload, sent_auth)
                 data = None
                 if decode is not None:
                     try:

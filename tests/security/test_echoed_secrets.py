@@ -18,6 +18,7 @@ from aiohttp import web
 from seckit import (
     ACCESS,
     CODE,
+    JPEG,
     PASSWORD,
     REFRESH,
     Origin,
@@ -219,3 +220,22 @@ async def test_an_unreadable_2xx_echo_is_scrubbed(api: Origin, call: str) -> Non
     assert isinstance(exc, e.ProtocolError | e.OutcomeUnknownError), repr(exc)
     assert ACCESS in api.replies[-1].decode()
     assert leaks(rendered(exc)) == []
+
+
+async def test_a_2xx_echo_of_the_access_token_reaches_no_result_or_error(api: Origin) -> None:
+    async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        if request.path.endswith("/wizard"):  # does not fit a wizard step: a ProtocolError
+            return json_reply({"code": "weird", "data": {"echo": auth}, "uuid": 5})
+        return json_reply({"data": {"file": f"u/{auth}"}})  # a stored "path" quoting it
+
+    api.handler = handler
+    async with make_client(api.base_url) as client:
+        view = client.with_auth(kycflow.BearerToken(ACCESS))
+        exc = await failure(view.wizard.start())
+        stored = await view.files.upload(kycflow.Document.from_bytes(JPEG, "p.jpg"))
+    assert isinstance(exc, e.ProtocolError), repr(exc)
+    assert all(ACCESS in reply.decode() for reply in api.replies)
+    assert leaks(rendered(exc)) == []
+    assert leaks(stored) == []
+    assert stored == "u/Bearer [redacted]"
