@@ -7,6 +7,7 @@ defence for whatever an application binds into the context.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -93,8 +94,13 @@ def configure_logging(level: int | str = logging.INFO, *, json: bool = False) ->
         if not isinstance(numeric, int):
             raise ValueError(f"unknown log level: {level!r}")
         level = numeric
+    # Plain tracebacks: structlog's default (rich) renders every frame's locals, secrets too.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
@@ -233,13 +239,31 @@ class KycflowLogger:
         self._target().info(event, **values)
 
     def warning(self, event: str, **values: Any) -> None:
+        if "exc_info" in values:
+            values = _without_traceback(values)
         self._target().warning(event, **values)
 
     def error(self, event: str, **values: Any) -> None:
+        if "exc_info" in values:
+            values = _without_traceback(values)
         self._target().error(event, **values)
 
     def exception(self, event: str, **values: Any) -> None:
-        self._target().exception(event, **values)
+        """``error`` naming the exception being handled: never its traceback."""
+        self.error(event, **{"exc_info": True, **values})
+
+
+def _without_traceback(values: dict[str, Any]) -> dict[str, Any]:
+    # A rendered traceback can show frame locals (rich does by default): kycflow's events carry
+    # the exception's type instead.
+    exc_info = values.pop("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()[1]
+    elif isinstance(exc_info, tuple):
+        exc_info = exc_info[1]
+    if isinstance(exc_info, BaseException):
+        values.setdefault("error_type", type(exc_info).__name__)
+    return values
 
 
 def get_logger() -> KycflowLogger:

@@ -1,7 +1,9 @@
 """Redirects followed by hand: target checks, method rewriting and credential stripping.
 
 aiohttp's own redirect handling is off (``allow_redirects=False``) so that credentials never
-reach another origin and a redirect to plain http on a remote host is refused.
+reach another origin and a redirect to plain http on a remote host is refused. A request with a
+body (sign-in, second factor, refresh, an upload, a submit: every body kycflow sends carries
+credentials or documents) is never re-sent to another origin: ``RedirectRefusedError``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ._wire import is_loopback_host
-from .errors import ProtocolError
+from .errors import ProtocolError, RedirectRefusedError
 
 __all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "Hop", "follow_redirects", "redirect_target"]
 
@@ -32,6 +34,28 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port is None else f":{port}")
+
+
+def _refuse(
+    first_url: str, target: str, method: str, template: str, status: int
+) -> RedirectRefusedError:
+    # Origins only (scheme, host, port): never a path or query, which could carry anything.
+    origin, target_origin = _origin_text(first_url), _origin_text(target)
+    return RedirectRefusedError(
+        f"refusing to re-send {method} {template} (its body carries credentials or documents) "
+        f"from {origin} to another origin, {target_origin}",
+        origin=origin,
+        target_origin=target_origin,
+        status=status,
+        method=method,
+        path=template,
+    )
 
 
 def redirect_target(
@@ -73,17 +97,24 @@ async def follow_redirects(
     """Follow the redirect the first request of an attempt got, and any after it.
 
     ``headers`` is the attempt's own copy: credential headers are removed from it in place once
-    the chain leaves the first request's origin.
+    the chain leaves the first request's origin. A request sent with a body is never followed
+    to another origin, whatever the status (a 303 would drop the body, but the answer to a
+    credentialed request would then come from an origin the caller never chose).
     """
     first_url = url
+    first_method = method
+    has_body = json_body is not None or body is not None
     for _hop in range(MAX_REDIRECTS):
         url = redirect_target(
             url, location, method, template, allow_insecure_http=allow_insecure_http
         )
+        cross_origin = _origin(url) != _origin(first_url)
+        if cross_origin and has_body:
+            raise _refuse(first_url, url, first_method, template, status)
         if status == 303 and method != "HEAD":
             method, json_body, body = "GET", None, None
             headers.pop("Content-Type", None)
-        if _origin(url) != _origin(first_url):
+        if cross_origin:
             for name in _CREDENTIAL_HEADERS:
                 headers.pop(name, None)
         if body is None:

@@ -81,6 +81,9 @@ class RunState:
             result = callback(event)
             if inspect.isawaitable(result):
                 await result
-        except Exception:
-            # A broken progress display must not break a verification.
-            self.log.warning("wizard.event_callback_failed", event_name=event.name, exc_info=True)
+        except Exception as exc:
+            # A broken progress display must not break a verification. No traceback: its
+            # frame locals (rendered by rich) could carry anything.
+            self.log.warning(
+                "wizard.event_callback_failed", event_name=event.name, error_type=type(exc).__name__
+            )

@@ -19,6 +19,7 @@ from pydantic import SecretStr, ValidationError
 
 from ._constants import TOKEN_REFRESH_MARGIN, USER_AGENT
 from ._logging import get_logger
+from ._secrets import Secret, SecretHeader
 from .errors import ConfigurationError, ProtocolError
 from .models import Token, TokenPair
 
@@ -105,7 +106,7 @@ class BearerToken:
 
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header."""
-        return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        return {"Authorization": SecretHeader(f"Bearer {self._token.get_secret_value()}")}
 
     async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
         """A fixed token cannot be renewed: never replay."""
@@ -201,7 +202,8 @@ class SessionAuth:
         return self._expires_at
 
     def _header_value(self) -> str:
-        return f"Bearer {self._access.get_secret_value()}"
+        # A redacted repr: error trackers rendering frame locals print no token.
+        return SecretHeader(f"Bearer {self._access.get_secret_value()}")
 
     def _refresh_time(self, created_at: datetime | None) -> datetime | None:
         if self._expires_at is None:
@@ -238,15 +240,18 @@ class SessionAuth:
                 return True  # another task refreshed while this one waited
             if self._refresh is None:
                 return False
-            reply = await requester(
-                "POST",
+            # The reply (new tokens) is never bound to a local a rendered traceback would show.
+            pair = _tokens_from_reply(
+                await requester(
+                    "POST",
+                    REFRESH_PATH,
+                    json={
+                        "refreshToken": Secret(self._refresh.get_secret_value()),
+                        "deviceFingerprint": self._fingerprint,
+                    },
+                ),
                 REFRESH_PATH,
-                json={
-                    "refreshToken": self._refresh.get_secret_value(),
-                    "deviceFingerprint": self._fingerprint,
-                },
             )
-            pair = _tokens_from_reply(reply, REFRESH_PATH)
             self._access = pair.access_token.token
             self._expires_at = pair.access_token.expires_at
             self._refresh_at = self._refresh_time(pair.access_token.created_at)
@@ -287,6 +292,7 @@ def _tokens_from_reply(reply: Any, path: str) -> TokenPair:
         return TokenPair.model_validate(body)
     except ValidationError:
         pass
+    del reply, data, body  # they hold token values: not for a traceback rendering locals
     # No pydantic error, not even as ``__context__``: it would quote the token values.
     raise ProtocolError("the server's token reply does not fit TokenPair", method="POST", path=path)
 
@@ -334,8 +340,8 @@ async def sign_in(
     after a provable connect error: a 429 raises ``RateLimitError`` at once, a wrong password
     ``AuthenticationError``.
     """
+    password = _secret(password, "password")  # rebound first: no frame keeps the raw value
     requester = _requester_of(target)
-    secret = _secret(password, "password")
     fingerprint = device_fingerprint or default_device_fingerprint()
     start = await requester("GET", SIGNIN_WIZARD_PATH, sign_in=True)
     _, _, _, uuid = _envelope(start, SIGNIN_WIZARD_PATH)
@@ -350,7 +356,7 @@ async def sign_in(
         json={
             "uuid": uuid,
             "email": email,
-            "password": secret.get_secret_value(),
+            "password": Secret(password.get_secret_value()),
             "device_fingerprint": fingerprint,
         },
         sign_in=True,
@@ -359,7 +365,10 @@ async def sign_in(
         code, data, done, reply_uuid = _envelope(reply, path)
         uuid = reply_uuid or uuid
         if code == 202 or done:
-            pair = _tokens_from_reply(reply, path)
+            try:
+                pair = _tokens_from_reply(reply, path)
+            finally:
+                del reply, data  # token values: not for a traceback rendering locals
             _log.info("auth.sign_in", second_factor=path != SIGNIN_PATH)
             return SessionAuth.from_tokens(
                 pair,
@@ -378,9 +387,9 @@ async def sign_in(
             raise ConfigurationError(
                 f"the server asks for a second factor ({kind}) but no second_factor was given"
             )
-        factor_code = await second_factor(kind)
+        factor_code = Secret(str(await second_factor(kind)))
         path = SECOND_FACTOR_PATH.format(kind=kind)
         reply = await requester(
-            "POST", path, json={"uuid": uuid, "code": str(factor_code)}, sign_in=True
+            "POST", path, json={"uuid": uuid, "code": factor_code}, sign_in=True
         )
     raise ProtocolError("sign-in did not finish", method="POST", path=path)

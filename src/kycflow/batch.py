@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import structlog
-
+from ._logging import get_logger
 from ._schema import JobResultDict, job_result_dict
 from .auth import Auth, BearerToken
 from .checkpoint import CheckpointStore
@@ -54,7 +53,7 @@ DEFAULT_BATCH_CONCURRENCY = 10
 # ``meta``: free-form data for the arq integration's resolve hooks (ignored by the batch).
 _SPEC_KEYS = frozenset({"key", "token", "token_env", "documents", "map", "meta"})
 
-_log = structlog.get_logger("kycflow")
+_log = get_logger()  # redacting; no event renders a traceback with locals
 
 
 class BatchClient(WizardClient, Protocol):
@@ -241,9 +240,10 @@ async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:
         outcome = callback(*args)
         if inspect.isawaitable(outcome):
             await outcome
-    except Exception:
-        # A broken progress display must not fail the batch.
-        _log.warning("batch.callback_failed", exc_info=True)
+    except Exception as exc:
+        # A broken progress display must not fail the batch. The type only: a traceback
+        # (with the frame locals a rich renderer shows) could carry anything.
+        _log.warning("batch.callback_failed", error_type=type(exc).__name__)
 
 
 def _job_events(callback: JobEventCallback, key: str) -> Callable[[WizardEvent], Awaitable[None]]:

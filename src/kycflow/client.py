@@ -340,6 +340,8 @@ class Client:
         refresh_margin: float = TOKEN_REFRESH_MARGIN,
     ) -> SessionAuth:
         """Sign in (see ``kycflow.sign_in``); use the result with ``with_auth``."""
+        if isinstance(password, str):
+            password = SecretStr(password)  # rebound: no frame keeps the raw value
         return await sign_in(
             self,
             email,

@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
 from .errors import DocumentError
@@ -65,10 +65,14 @@ def _type_of_name(name: str) -> str | None:
 StreamFactory = Callable[[int], AsyncIterator[bytes]]
 
 
-async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
+async def _file_chunks(
+    path: Path, chunk_size: int, opener: Callable[[], BinaryIO] | None = None
+) -> AsyncIterator[bytes]:
     # Reads happen in a worker thread so a slow disk never blocks the event loop; the file is
     # closed in ``finally`` even when the consumer is cancelled and closes the generator.
-    opening = asyncio.ensure_future(asyncio.to_thread(path.open, "rb"))
+    # ``opener`` (a provider's confined open) replaces opening ``path`` by name.
+    open_file: Callable[[], BinaryIO] = opener or (lambda: path.open("rb"))
+    opening = asyncio.ensure_future(asyncio.to_thread(open_file))
     try:
         handle = await asyncio.shield(opening)
     except asyncio.CancelledError:
@@ -116,6 +120,9 @@ class Document:
     """The content of an in-memory document (``from_bytes``): sent as one sized body."""
     _sniffed: bool = field(default=False, compare=False)
     """Set by ``validate``: the content was read and matches ``content_type``."""
+    _pinned: bool = field(default=False, compare=False)
+    """The content comes from a file opened once (``DirectoryProvider``); ``path`` only says
+    where it was and is never opened or stat'ed again."""
 
     def __repr__(self) -> str:
         return f"Document(name={self.name!r}, content_type={self.content_type!r}, size={self.size})"
@@ -144,6 +151,41 @@ class Document:
             size=stat.st_size,
             _factory=lambda chunk_size: _file_chunks(file_path, chunk_size),
             path=file_path,
+        )
+
+    @classmethod
+    def _pinned_file(
+        cls,
+        name: str,
+        content_type: str | None,
+        path: Path,
+        *,
+        data: bytes | None = None,
+        factory: StreamFactory | None = None,
+        size: int | None = None,
+    ) -> Document:
+        """A file a provider opened (confined): its bytes (a small file), or a stream whose
+        ``factory`` opens it again confined and checks it is the same file. ``path`` is never
+        opened or stat'ed by name."""
+        if data is not None:
+            payload = data
+            return cls(
+                name=name,
+                content_type=content_type,
+                size=len(payload),
+                _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
+                path=path,
+                _data=payload,
+                _pinned=True,
+            )
+        assert factory is not None
+        return cls(
+            name=name,
+            content_type=content_type,
+            size=size,
+            _factory=factory,
+            path=path,
+            _pinned=True,
         )
 
     @classmethod
@@ -225,7 +267,7 @@ class Document:
         """
         if self._sniffed and self._still_valid(max_bytes, allowed_types):
             return self
-        if self.path is not None:
+        if self.path is not None and not self._pinned:
             try:
                 size: int | None = self.path.stat().st_size
             except OSError as exc:
@@ -275,6 +317,7 @@ class Document:
             path=self.path,
             _data=self._data,
             _sniffed=True,
+            _pinned=self._pinned,
         )
 
     def _still_valid(self, max_bytes: int, allowed_types: Collection[str]) -> bool:
@@ -283,7 +326,7 @@ class Document:
         if self.content_type not in allowed_types:
             return False
         size = self.size
-        if self.path is not None:
+        if self.path is not None and not self._pinned:
             try:
                 size = self.path.stat().st_size
             except OSError:

@@ -25,6 +25,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
+    "RedirectRefusedError",
     "ServerError",
     "WizardDeadlineError",
     "WizardError",
@@ -94,6 +95,26 @@ class ProtocolError(APIError):
         super().__init__(message, method=method, path=path)
         self.excerpt = excerpt
         self.status = status
+
+
+class RedirectRefusedError(ProtocolError):
+    """The server redirected a request whose body carries credentials or documents (sign-in,
+    second factor, refresh, an upload, a submit) to another origin: it is never re-sent there.
+    ``origin`` and ``target_origin`` name both ends (``scheme://host:port``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: str,
+        target_origin: str,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message, status=status, method=method, path=path)
+        self.origin = origin
+        self.target_origin = target_origin
 
 
 class APIStatusError(APIError):

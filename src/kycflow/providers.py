@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from ._confined import open_documents
 from .documents import Document, content_type_from_name, sniff_content_type
 from .errors import ConfigurationError, DocumentError, KycflowError
 from .models import DocumentType
@@ -113,7 +114,10 @@ class DirectoryProvider:
     They are submitted in this order: the bare stem, front, back, then by number.
 
     Any path that escapes the root is refused with ``DocumentError``: an absolute path, a
-    ``..`` part, or a symlink that resolves outside ``root``.
+    ``..`` part, or a symlink that resolves outside ``root``. Each file is opened once, confined
+    at open time (no symlink followed on the way unless it stays inside the root), and uploaded
+    from what was opened: swapping it, or a parent directory, for a symlink afterwards changes
+    nothing.
     """
 
     def __init__(
@@ -133,22 +137,6 @@ class DirectoryProvider:
 
     def __repr__(self) -> str:
         return f"DirectoryProvider(root={str(self.root)!r})"
-
-    def _resolve(self, rel: StrPath) -> Path:
-        pure = _check_relative(rel)
-        root = self.root.resolve()
-        try:
-            target = (root / pure).resolve()
-        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, unencodable name
-            raise DocumentError("cannot resolve document path", name=pure.name) from exc
-        if not target.is_relative_to(root):
-            raise DocumentError("document path escapes the provider's root", name=pure.name)
-        return target
-
-    def _document(self, rel: StrPath) -> Document:
-        target = self._resolve(rel)
-        # The name is the one the user gave, so a symlink inside the root keeps its own name.
-        return Document.from_path(target, name=PurePath(os.fspath(rel)).name)
 
     def _discover(self, doc_type: DocumentType) -> list[PurePath]:
         key = normalise_key(doc_type.description)
@@ -182,7 +170,7 @@ class DirectoryProvider:
             rels = self._discover(doc_type)
         if not rels:
             return None
-        return [self._document(rel) for rel in rels]
+        return await open_documents(self.root, rels)
 
 
 _EXTENSION_OF = {

@@ -41,6 +41,17 @@ from ._failures import RetrySignal, raise_for
 from ._failures import map_exception as _map_exception
 from ._logging import get_logger, is_enabled
 from ._redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, follow_redirects
+from ._secrets import (
+    SecretBytes,
+    SecretHeader,
+    SecretValues,
+    json_default,
+    request_secrets,
+    scrub_error,
+    scrub_protocol_error,
+    secrets_of,
+    without_echoed_credentials,
+)
 from ._timeouts import capped_timeout, make_timeout
 from ._wire import check_base_url, error_from_response, join_url, request_id_of
 from .auth import Auth, Requester
@@ -56,8 +67,9 @@ __all__ = [
     "make_timeout",
 ]
 
-# ``json.dumps`` with any non-default argument builds a new encoder on every call.
-_JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"))
+# ``json.dumps`` with any non-default argument builds a new encoder on every call. A ``Secret``
+# value (password, code, refresh token) is written raw only here.
+_JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"), default=json_default)
 
 BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
@@ -209,14 +221,17 @@ class Transport:
         if options.extra_headers:
             headers.update(options.extra_headers)
         json_body: bytes | None = None
+        secrets: SecretValues | None = None
         if json is not None:
             try:
-                json_body = _JSON_ENCODER.encode(json).encode()
+                # A redacted repr: a traceback rendering locals must not print a password.
+                json_body = SecretBytes(_JSON_ENCODER.encode(json).encode())
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError(
                     f"request body is not JSON-serialisable ({type(exc).__name__})"
                 ) from None
             headers["Content-Type"] = "application/json"
+            secrets = secrets_of(json)
         deadline_at = None if options.deadline is None else time.monotonic() + options.deadline
 
         async def attempt(number: int) -> Response:
@@ -236,6 +251,7 @@ class Transport:
                 policy,
                 number,
                 decode=decode,
+                secrets=secrets,
             )
 
         # Most calls succeed at once: the first attempt runs outside tenacity, whose machinery
@@ -307,6 +323,7 @@ class Transport:
         number: int,
         *,
         decode: Callable[[bytes, int], Any] | None = None,
+        secrets: SecretValues | None = None,
     ) -> Response:
         if deadline_at is not None:
             remaining = deadline_at - time.monotonic()
@@ -320,7 +337,11 @@ class Transport:
             if auth is not None:
                 if requester is None:
                     raise ConfigurationError("an Auth needs a requester")
-                sent_auth = dict(await auth.headers(requester))
+                # Redacted reprs, down to aiohttp: no rendered frame shows the token.
+                sent_auth = {
+                    name: value if type(value) is SecretHeader else SecretHeader(value)
+                    for name, value in (await auth.headers(requester)).items()
+                }
                 send_headers.update(sent_auth)
             try:
                 # The first request is made here rather than in a redirect loop: one coroutine
@@ -328,7 +349,7 @@ class Transport:
                 # A multipart body is opened (and closed) around its request; JSON is bytes.
                 source = nullcontext(json_body) if body is None else body()
                 async with source as data:
-                    hop = await self._hop(
+                    status, resp_headers, payload, final_url, location = await self._hop(
                         session,
                         method,
                         url,
@@ -339,7 +360,6 @@ class Transport:
                         client_timeout,
                         number,
                     )
-                status, resp_headers, payload, final_url, location = hop
                 if location is not None:
                     status, resp_headers, payload, final_url = await follow_redirects(
                         # No query: the Location carries its own.
@@ -367,18 +387,31 @@ class Transport:
                 self._log_attempt(method, template, None, number, None, None, failure.value)
                 raise_for(classify(method, failure, policy), error, exc, None)
             if 200 <= status < 300:
+                if sent_auth:
+                    payload = without_echoed_credentials(payload, sent_auth)
                 data = None
                 if decode is not None:
                     try:
                         data = decode(payload, status)
                     except ProtocolError as exc:
                         # The server answered 2xx (a POST was applied) but the body is unreadable.
+                        if secrets or sent_auth:
+                            # Nor the decoder's frames (their locals hold the body) nor its
+                            # JSONDecodeError (its ``doc`` is the body) may keep an echo.
+                            scrub_protocol_error(exc, request_secrets(secrets or (), sent_auth))
+                            exc.__cause__ = exc.__context__ = None
+                            exc = exc.with_traceback(None)
+                            payload = SecretBytes(payload)
                         decision = classify(method, Failure.DISCONNECT, policy)
                         raise_for(Decision(decision.action, "unreadable reply"), exc, None, None)
                 return Response(
                     status, resp_headers, payload, request_id_of(resp_headers), final_url, data
                 )
             error = error_from_response(status, resp_headers, payload, method=method, path=template)
+            if secrets or sent_auth:
+                # A server may echo the request (a 422 quoting its input): not into our errors.
+                scrub_error(error, request_secrets(secrets or (), sent_auth), payload)
+                payload = SecretBytes(payload)
             if (
                 status == 401
                 and auth is not None

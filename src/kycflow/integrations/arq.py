@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
 from pydantic import ValidationError
 
+from .._logging import get_logger
 from ..auth import Auth
 from ..batch import auth_from_spec, provider_from_spec, result_dict, spec_key
 from ..checkpoint import Checkpoint
@@ -88,7 +88,7 @@ TRANSIENT_ERRORS: tuple[type[KycflowError], ...] = (
 )
 """Errors after which a job is tried again (from its checkpoint) rather than failed."""
 
-_log = structlog.get_logger("kycflow")
+_log = get_logger()  # the redacting kycflow logger
 
 AuthResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], "Auth | Awaitable[Auth]"]
 ProviderResolver = Callable[

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -21,7 +23,7 @@ from ..transport import BodyFactory
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions
 
-__all__ = ["Files", "as_document"]
+__all__ = ["Files", "as_document", "upload_name"]
 
 _log = get_logger()
 _OCTET_STREAM = "application/octet-stream"
@@ -105,11 +107,17 @@ class _SizedPayload(Payload):
             return
         self.stream = stream = self._document.open_stream(self._chunk_size)
         sent = 0
-        async for chunk in stream:
-            sent += len(chunk)
-            if sent > self._length:
-                break
-            await writer.write(chunk)
+        try:
+            async for chunk in stream:
+                sent += len(chunk)
+                if sent > self._length:
+                    break
+                await writer.write(chunk)
+        except DocumentError as exc:
+            # The file could not be opened again as the one validated (a confined provider's
+            # file swapped meanwhile): aiohttp reports a broken connection, the caller this.
+            self._tripped.append(str(exc))
+            raise
         if sent != self._length:
             self._tripped.append(
                 f"document {self._document.name} changed size while it was being uploaded"
@@ -193,6 +201,26 @@ class _InlineBody:
         return None
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def upload_name(name: str) -> str:
+    """``name`` as it can be sent: a file name that is not valid UTF-8 (bytes the file system
+    handed over as surrogate escapes, or lone surrogates) gets U+FFFD for each bad part."""
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        # The bytes on disk, decoded with replacement: one U+FFFD per invalid byte.
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", name)
+
+
 def _body_factory(
     document: Document, field: str, chunk_size: int, limit: int, tripped: list[str]
 ) -> BodyFactory:
@@ -247,9 +275,13 @@ class Files:
         client = self._client
         config = client.upload_config
         doc = as_document(document, name=name, content_type=content_type)
+        del document  # maybe raw bytes: not for a traceback that renders locals
         doc = await doc.validate(
             max_bytes=client.max_upload_bytes, allowed_types=config.allowed_types
         )
+        safe_name = upload_name(doc.name)
+        if safe_name != doc.name:
+            doc = dataclasses.replace(doc, name=safe_name)
         call = client.call_options(options, upload=True)
         limit = client.max_upload_bytes
         tripped: list[str] = []
