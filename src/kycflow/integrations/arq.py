@@ -48,6 +48,7 @@ from ..leases import Lease, OnBusy, current_lease
 from ..providers import FileProvider
 from ..runner import WizardRunner
 from ._redis_lease import FENCED_SET, RedisLeases, lease_value
+from .redis_coordination import RedisCoordinator
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis, RedisSettings
@@ -394,6 +395,7 @@ def make_worker_settings(
     health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL,
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
+    request_rate: str | None = None,
     **worker_options: Any,
 ) -> type:
     """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``).
@@ -413,6 +415,9 @@ def make_worker_settings(
       tries after a transient error. ``keep_result``: seconds arq keeps a result (and so
       refuses to enqueue the same job id again).
     - ``on_startup``/``on_shutdown``: your own hooks, run after/before kycflow's.
+    - ``request_rate``: the vendor's request rate for the whole fleet (``"20/second"``). The
+      workers' clients share it and every ``Retry-After`` pause through arq's Redis (a
+      ``RedisCoordinator``), unless ``client_options`` names its own ``coordinator``.
     - ``worker_options``: any other ``arq.Worker`` setting (``queue_name``, ``poll_delay``...).
     """
     worker = _arq_module("arq.worker")
@@ -428,8 +433,11 @@ def make_worker_settings(
     client_kwargs = dict(client_options or {})
 
     async def startup(ctx: dict[str, Any]) -> None:
+        kwargs = dict(client_kwargs)
+        if kwargs.get("coordinator") is None:
+            kwargs["coordinator"] = RedisCoordinator(ctx["redis"], rate=request_rate)
         ctx[CTX_KEY] = WorkerState(
-            client=Client(base_url, **client_kwargs),
+            client=Client(base_url, **kwargs),
             store=RedisCheckpointStore(ctx["redis"], prefix=checkpoint_prefix, ttl=checkpoint_ttl),
             resolve_auth=resolve_auth,
             resolve_provider=resolve_provider,
