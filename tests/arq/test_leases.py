@@ -11,9 +11,10 @@ import pytest
 import redis.asyncio
 
 import kycflow
+from kycflow.events import StepStarted
 from kycflow.integrations.arq import RedisCheckpointStore
 from kycflow.leases import hold_lease
-from kycflow.testing import Sandbox
+from kycflow.testing import Faults, Sandbox
 
 pytestmark = pytest.mark.redis
 
@@ -124,3 +125,30 @@ async def test_wait_mode_waits_for_the_holder_then_gives_up_after_lease_wait(
 def test_bad_lease_ttl_is_refused(redis_client: Any) -> None:
     with pytest.raises(kycflow.ConfigurationError):
         RedisCheckpointStore(redis_client, lease_ttl=0)
+
+
+async def test_a_run_whose_lease_is_taken_over_stops_before_it_submits(
+    redis_client: Any, docs_dir: Path
+) -> None:
+    faults = Faults(slow_delay=0.5).fail_next("upload", "slow")
+    store = RedisCheckpointStore(redis_client, prefix="t:cp:")
+    usurper = RedisCheckpointStore(redis_client, prefix="t:cp:")
+    async with Sandbox(faults=faults) as sb:
+        user = sb.create_user()
+        async with _client(sb, user) as client:
+            uploading = asyncio.Event()
+            runner = kycflow.WizardRunner(
+                client,
+                kycflow.DirectoryProvider(docs_dir),
+                checkpoint_store=store,
+                checkpoint_key="job-1",
+                on_event=lambda e: uploading.set() if isinstance(e, StepStarted) else None,
+            )
+            task = asyncio.create_task(runner.run())
+            await uploading.wait()  # the run is in its (slow) first upload
+            # Its lease is lost (it stalled past the TTL, say) and another run takes the key.
+            await redis_client.delete("t:cp:lease:job-1")
+            async with usurper.lease("job-1", "usurper"):
+                with pytest.raises(kycflow.LeaseLostError):
+                    await task
+        assert sb.requests(route="submit") == []
