@@ -428,8 +428,9 @@ class Transport:
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
             if retry_after is None and status == 503:
                 retry_after = parse_retry_after(resp_headers.get("Retry-After"))
-            if retry_after is not None:
-                # Every call to the host waits it out once, rather than each learning it.
+            if retry_after is not None and policy is not RetryPolicy.CONNECT_ONLY:
+                # Every call to the host waits it out once, rather than each learning it. (Not
+                # a sign-in's: the vendor throttles sign-in per account, not the whole client.)
                 await self.coordinator.pause(self._host, min(retry_after, self._max_retry_after))
             raise_for(classify(method, status, policy), error, None, retry_after)
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from kycflow.errors import RateLimitError, ServerError
 from kycflow.flow_control import RetryBudget
+from kycflow.retry import RetryPolicy
 from kycflow.transport import CallOptions, Transport, make_timeout
 
 
@@ -39,6 +40,7 @@ async def server() -> AsyncIterator[Server]:
 
     app = web.Application()
     app.router.add_get("/thing", handle)
+    app.router.add_post("/signin", handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -131,3 +133,19 @@ async def test_a_pause_longer_than_the_calls_deadline_fails_at_once_without_send
     finally:
         await transport.aclose()
     assert len(server.arrivals) == 1
+
+
+async def test_a_throttled_sign_in_pauses_nobody_else(server: Server) -> None:
+    # The vendor throttles sign-in per account: one user's lockout must not stall the others.
+    server.answer = lambda n: (429, {"Retry-After": "30"}) if n == 0 else (200, {})
+    transport = Transport(server.url, allow_insecure_http=True, max_retry_after=30)
+    try:
+        with pytest.raises(RateLimitError):
+            await transport.send(
+                "POST", "/signin", options=_options(2), json={}, policy=RetryPolicy.CONNECT_ONLY
+            )
+        started = time.monotonic()
+        assert (await transport.send("GET", "/thing", options=_options(0))).status == 200
+        assert time.monotonic() - started < 1.0
+    finally:
+        await transport.aclose()
