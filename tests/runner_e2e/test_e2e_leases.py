@@ -129,3 +129,28 @@ def test_bad_lease_settings_are_refused() -> None:
         kycflow.MemoryCheckpointStore(on_busy="queue")  # type: ignore[arg-type]
     with pytest.raises(kycflow.ConfigurationError):
         kycflow.MemoryCheckpointStore(on_busy="wait", lease_wait=0)
+
+
+async def test_a_store_without_leases_is_used_as_before() -> None:
+    from kycflow.leases import current_lease, hold_lease
+
+    class PlainStore:  # a CheckpointStore of an older design: no lease method
+        async def load(self, key: str) -> None:
+            return None
+
+        async def save(self, key: str, checkpoint: object) -> None: ...
+
+        async def delete(self, key: str) -> None: ...
+
+    async with hold_lease(PlainStore(), "k", "run") as lease:
+        assert lease is None
+        assert current_lease() is None
+    store = kycflow.MemoryCheckpointStore()
+    async with hold_lease(store, "k", "run-1") as lease:
+        assert lease is not None
+        assert current_lease() is lease
+        assert (lease.key, lease.owner, lease.token) == ("k", "run-1", 1)
+    assert current_lease() is None
+    async with hold_lease(store, "k", "run-2") as again:
+        assert again is not None
+        assert again.token == 2  # fencing tokens grow per key
