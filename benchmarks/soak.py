@@ -1,12 +1,16 @@
-"""Soak kycflow under injected faults: many WizardRunner flows over one client.
+"""Soak kycflow under injected faults: many WizardRunner flows over one client, DEFAULT settings.
 
-    python benchmarks/soak.py --flows 1000 --fault-rate 0.2 --seed 7
+    python benchmarks/soak.py --flows 1000 --fault-rate 0.2 --seed 7 [--accept-repeats]
 
-The sandbox injects ``--fault-rate`` transient faults, spread evenly over every kind (5xx, 429
-with ``Retry-After: 0``, resets before and after the server committed, slow replies, malformed
-JSON, HTML error pages) on every route. Every flow must complete, with zero duplicate submits and
-zero skipped steps (the sandbox's records prove it); the script prints what happened and exits
-non-zero otherwise. ``run_soak`` is what tests/reliability/test_soak.py calls.
+The client and the runner run with their defaults (what users run); the sandbox with its own
+(``Retry-After: 1``, slow replies of 0.5 s, late commits 1.5 s after their 500/504). It injects
+``--fault-rate`` faults, spread evenly over every kind, on every route: 5xx, 429, resets before
+and after the server committed, slow replies, malformed JSON, HTML error pages, and the faults
+after which the server did commit: 503/429/500 answered after committing, and late commits.
+``--accept-repeats`` makes the sandbox accept a repeated submit (a duplicate, counted) instead of
+refusing it with 409, so a resend cannot hide behind the 409. Every flow must complete, with zero
+duplicate submits and zero skipped steps (the sandbox's records prove it); the script prints what
+happened and exits non-zero otherwise. ``run_soak`` is what tests/reliability/test_soak.py calls.
 """
 
 from __future__ import annotations
@@ -27,17 +31,6 @@ import structlog
 import kycflow
 from kycflow.testing import FaultKind, Faults, Sandbox, Scenario
 
-# Retry budgets for a 20 % fault rate. A GET fails for good only if all 1 + MAX_RETRIES
-# attempts fault (0.2**9 ~ 5e-7 per call); a submit or upload whose outcome is unknown is
-# reconciled and tried again up to MAX_SUBMIT_ATTEMPTS times.
-MAX_RETRIES = 8
-MAX_SUBMIT_ATTEMPTS = 8
-# Short backoff keeps the soak fast; the sandbox's Retry-After is 0.
-INITIAL_BACKOFF = 0.001
-MAX_BACKOFF = 0.01
-SLOW_DELAY = 0.02
-CALL_TIMEOUT = 10.0
-
 
 @dataclass
 class SoakReport:
@@ -56,6 +49,10 @@ class SoakReport:
     problems: list[str]
     wall_time: float
     settings: dict[str, object] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    """Failed flows by error class."""
+    budget: tuple[int, int, int] = (0, 0, 0)
+    """The client's retry budget: (first attempts, retries, retries refused)."""
 
     @property
     def ok(self) -> bool:
@@ -79,10 +76,12 @@ class SoakReport:
         rows += [(f"  {kind}", self.faults.get(kind, 0)) for kind in _KINDS]
         rows += [
             ("client retries (http.retry)", self.client_retries),
+            ("  retry budget: calls / retries / refused", " / ".join(map(str, self.budget))),
             ("runner retries (reconcile + resend)", self.runner_retries),
             ("steps confirmed by reconciling", self.reconciled_steps),
             ("submissions committed", self.submissions),
             ("duplicate submissions", self.duplicates),
+            *((f"  failed on {name}", n) for name, n in sorted(self.errors.items())),
             ("skipped/out-of-order steps", len(self.problems)),
             ("wall time (s)", f"{self.wall_time:.2f}"),
             ("flows/s", f"{self.flows / self.wall_time:.1f}" if self.wall_time else "-"),
@@ -126,35 +125,32 @@ async def run_soak(
     seed: int = 1,
     *,
     concurrency: int = 50,
-    max_retries: int = MAX_RETRIES,
-    max_submit_attempts: int = MAX_SUBMIT_ATTEMPTS,
+    accept_repeats: bool = False,
+    kinds: list[str] | None = None,
+    client_options: dict[str, Any] | None = None,
+    runner_options: dict[str, Any] | None = None,
 ) -> SoakReport:
     """Run ``flows`` wizard flows (one user each, ``concurrency`` at a time) over one client
-    against a sandbox injecting ``fault_rate`` faults; return the report."""
+    against a sandbox injecting ``fault_rate`` faults of ``kinds`` (default: every kind);
+    return the report. ``client_options``/``runner_options`` override the defaults (the
+    README's tables and the soak test use none)."""
     counter = _RetryCounter()
     structlog.configure(
         processors=[counter],
         wrapper_class=structlog.make_filtering_bound_logger(20),
         cache_logger_on_first_use=False,
     )
-    faults = Faults.uniform(
-        fault_rate, seed=seed, kinds=_KINDS, retry_after=0, slow_delay=SLOW_DELAY
-    )
+    faults = Faults.uniform(fault_rate, seed=seed, kinds=kinds or _KINDS)
     docs = _documents()
     failed: list[str] = []
     runner_retries = 0
     reconciled = 0
     try:
-        async with Sandbox(Scenario.default(), faults=faults, keep_requests=True) as sb:
+        async with Sandbox(
+            Scenario.default(), faults=faults, keep_requests=True, accept_repeats=accept_repeats
+        ) as sb:
             users = sb.create_users(flows)
-            client = kycflow.Client(
-                sb.base_url,
-                timeout=CALL_TIMEOUT,
-                max_retries=max_retries,
-                initial_backoff=INITIAL_BACKOFF,
-                max_backoff=MAX_BACKOFF,
-                rng=random.Random(seed),
-            )
+            client = kycflow.Client(sb.base_url, rng=random.Random(seed), **(client_options or {}))
             provider = kycflow.MemoryProvider(docs)
             gate = asyncio.Semaphore(concurrency)
 
@@ -162,9 +158,7 @@ async def run_soak(
                 nonlocal runner_retries, reconciled
                 user = users[user_index]
                 view = client.with_auth(kycflow.BearerToken(user.access_token))
-                runner = kycflow.WizardRunner(
-                    view, provider, max_submit_attempts=max_submit_attempts, deadline=120.0
-                )
+                runner = kycflow.WizardRunner(view, provider, **(runner_options or {}))
                 async with gate:
                     try:
                         result = await runner.run()
@@ -180,6 +174,7 @@ async def run_soak(
             async with client:
                 await asyncio.gather(*(flow(i) for i in range(flows)))
             wall = time.monotonic() - started
+            budget = client.transport.retry_budget
             completed = sum(1 for u in users if sb.completed_procedures(u))
             faults_by_kind: Counter[str] = Counter(
                 r.fault for r in sb.faults_injected() if r.fault is not None
@@ -201,12 +196,12 @@ async def run_soak(
                     "fault_rate": fault_rate,
                     "seed": seed,
                     "concurrency": concurrency,
-                    "max_retries": max_retries,
-                    "max_submit_attempts": max_submit_attempts,
-                    "backoff": f"{INITIAL_BACKOFF}-{MAX_BACKOFF}s",
-                    "retry_after": 0,
-                    "slow_delay": SLOW_DELAY,
+                    "server": "accepts repeats" if accept_repeats else "refuses repeats (409)",
+                    "client": client_options or "defaults",
+                    "runner": runner_options or "defaults",
                 },
+                errors=Counter(line.split(": ")[1] for line in failed),
+                budget=(budget.first_attempts, budget.retries, budget.denied),
             )
     finally:
         structlog.reset_defaults()
@@ -219,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--max-retries", type=int, default=MAX_RETRIES)
-    parser.add_argument("--max-submit-attempts", type=int, default=MAX_SUBMIT_ATTEMPTS)
+    parser.add_argument("--accept-repeats", action="store_true")
+    parser.add_argument("--kinds", help="comma-separated fault kinds (default: all)")
     args = parser.parse_args(argv)
     report = asyncio.run(
         run_soak(
@@ -228,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             args.fault_rate,
             args.seed,
             concurrency=args.concurrency,
-            max_retries=args.max_retries,
-            max_submit_attempts=args.max_submit_attempts,
+            accept_repeats=args.accept_repeats,
+            kinds=args.kinds.split(",") if args.kinds else None,
         )
     )
     print(report.table())

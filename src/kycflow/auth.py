@@ -19,6 +19,7 @@ from pydantic import SecretStr, ValidationError
 
 from ._constants import TOKEN_REFRESH_MARGIN, USER_AGENT
 from ._logging import get_logger
+from ._refresh import RefreshRejected, SignedOut, refresh_reply, signed_out_error
 from ._secrets import Secret, SecretHeader
 from .errors import ConfigurationError, ProtocolError
 from .models import Token, TokenPair
@@ -165,6 +166,7 @@ class SessionAuth:
         self._refresh_at = self._refresh_time(_aware(created_at))
         self._lock = asyncio.Lock()
         self.refresh_count = 0
+        self._signed_out: SignedOut | None = None
 
     @classmethod
     def from_tokens(cls, pair: TokenPair, **kwargs: Any) -> SessionAuth:
@@ -197,6 +199,12 @@ class SessionAuth:
         )
 
     @property
+    def signed_out(self) -> bool:
+        """True once the server refused the refresh token: every call now raises
+        ``AuthenticationError``; sign the user in again for a new session."""
+        return self._signed_out is not None
+
+    @property
     def expires_at(self) -> datetime | None:
         """When the access token expires, if the server said."""
         return self._expires_at
@@ -220,12 +228,16 @@ class SessionAuth:
 
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header, refreshing first when the token is about to expire."""
+        if self._signed_out is not None:
+            raise signed_out_error(self._signed_out, REFRESH_PATH)
         if self._due():
             await self._refresh_from(requester, self._header_value())
         return {"Authorization": self._header_value()}
 
     async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
         """Refresh once after a 401 (or reuse a refresh that happened since ``sent``)."""
+        if self._signed_out is not None:
+            raise signed_out_error(self._signed_out, REFRESH_PATH)
         if self._refresh is None:
             return False
         return await self._refresh_from(requester, sent.get("Authorization"))
@@ -240,18 +252,23 @@ class SessionAuth:
                 return True  # another task refreshed while this one waited
             if self._refresh is None:
                 return False
-            # The reply (new tokens) is never bound to a local a rendered traceback would show.
-            pair = _tokens_from_reply(
-                await requester(
-                    "POST",
+            if self._signed_out is not None:
+                raise signed_out_error(self._signed_out, REFRESH_PATH)
+            body = {
+                "refreshToken": Secret(self._refresh.get_secret_value()),
+                "deviceFingerprint": self._fingerprint,
+            }
+            try:
+                # A lost reply is retried with the same token; a refused token ends the session.
+                # The reply (new tokens) is never bound to a local a rendered traceback would show.
+                pair = _tokens_from_reply(
+                    await refresh_reply(lambda b: requester("POST", REFRESH_PATH, json=b), body),
                     REFRESH_PATH,
-                    json={
-                        "refreshToken": Secret(self._refresh.get_secret_value()),
-                        "deviceFingerprint": self._fingerprint,
-                    },
-                ),
-                REFRESH_PATH,
-            )
+                )
+            except RefreshRejected as exc:
+                self._signed_out = exc.why
+                _log.warning("auth.signed_out", status=exc.why[0], reply_lost=exc.why[2])
+                raise signed_out_error(exc.why, REFRESH_PATH) from exc.cause
             self._access = pair.access_token.token
             self._expires_at = pair.access_token.expires_at
             self._refresh_at = self._refresh_time(pair.access_token.created_at)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .leases import Lease, MemoryLeases, OnBusy
 from .models import WizardStep
 
 __all__ = [
@@ -123,11 +125,21 @@ class CheckpointStore(Protocol):
 
 class MemoryCheckpointStore:
     """A process-local store. It keeps the JSON form, so every save is a real serialisation
-    and a loaded checkpoint never aliases the runner's live state."""
+    and a loaded checkpoint never aliases the runner's live state.
 
-    def __init__(self) -> None:
+    It leases keys per process (``kycflow.leases``): a second run of a key that a run of this
+    process holds fails with ``RunInProgressError`` (``on_busy="fail"``) or waits for it
+    (``"wait"``, at most ``lease_wait`` seconds; None: as long as it takes).
+    """
+
+    def __init__(self, *, on_busy: OnBusy = "fail", lease_wait: float | None = None) -> None:
         self._data: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._leases = MemoryLeases(on_busy, lease_wait)
+
+    def lease(self, key: str, owner: str) -> AbstractAsyncContextManager[Lease]:
+        """Hold ``key`` for the ``async with`` block (one run per key in this process)."""
+        return self._leases.lease(key, owner)
 
     def __repr__(self) -> str:
         return f"MemoryCheckpointStore(keys={len(self._data)})"

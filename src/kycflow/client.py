@@ -32,7 +32,9 @@ from ._constants import (
 )
 from ._wire import decode_json, upload_path_from_payload
 from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, SessionAuth, sign_in
+from .coordination import RequestCoordinator
 from .errors import ConfigurationError
+from .flow_control import RetryBudget
 from .resources.files import Files
 from .resources.verifications import Verifications
 from .resources.wizard import Wizard
@@ -99,6 +101,12 @@ class Client:
     session, created on the first request, unless ``session`` is given (then it never closes
     it). ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
     The endpoints are grouped under ``verifications``, ``wizard`` and ``files``.
+
+    Flow control is client-wide (shared by every view): ``retry_budget`` (a ``RetryBudget``,
+    the AWS SDKs' standard retry quota by default; ``RetryBudget(capacity=None)`` disables it)
+    bounds retries during an outage, and ``coordinator`` (a ``LocalCoordinator`` by default)
+    pauses every call to the server after a ``Retry-After`` and can cap the request rate; a
+    fleet shares one through Redis (``kycflow.integrations.redis_coordination``).
     """
 
     def __init__(
@@ -122,6 +130,8 @@ class Client:
         max_backoff: float = MAX_BACKOFF,
         max_retry_after: float = MAX_RETRY_AFTER,
         rng: random.Random | None = None,
+        retry_budget: RetryBudget | None = None,
+        coordinator: RequestCoordinator | None = None,
     ) -> None:
         if auth is not None and not isinstance(auth, Auth):
             raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
@@ -138,6 +148,8 @@ class Client:
             max_backoff=max_backoff,
             max_retry_after=max_retry_after,
             rng=rng,
+            retry_budget=retry_budget,
+            coordinator=coordinator,
         )
         self._init(
             transport,

@@ -19,6 +19,7 @@ __all__ = [
     "ConflictError",
     "DocumentError",
     "KycflowError",
+    "LeaseLostError",
     "MissingDocumentError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -26,6 +27,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RedirectRefusedError",
+    "RunInProgressError",
     "ServerError",
     "WizardDeadlineError",
     "WizardError",
@@ -208,6 +210,20 @@ class DocumentError(KycflowError):
 class CheckpointError(KycflowError):
     """A checkpoint store could not load, save or delete a checkpoint (its backend failed, or
     the stored data is not a checkpoint). ``key`` names the checkpoint."""
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+class LeaseLostError(CheckpointError):
+    """A run's lease on its checkpoint key expired and another run took it: this run stops
+    before it saves or submits anything more."""
+
+
+class RunInProgressError(KycflowError):
+    """Another run holds the lease on this checkpoint key (``key``): a second run of the same
+    key fails fast (or, with ``on_busy="wait"``, after waiting in vain) and submits nothing."""
 
     def __init__(self, message: str, *, key: str | None = None):
         super().__init__(message)

@@ -51,6 +51,7 @@ from .errors import (
     WizardStepLimitError,
 )
 from .events import Completed, Failed, StepStarted, StepSubmitted
+from .leases import hold_lease
 from .models import WIZARD_FINAL, WIZARD_INTERMEDIATE, DocumentType, WizardStep
 from .providers import FileProvider
 
@@ -154,7 +155,10 @@ class WizardRunner:
         error that ended the run; the checkpoint then holds everything known to be stored or
         committed. Cancellation propagates after the step's uploads are cancelled.
         """
-        return await _Run(self, self.run_id or uuid_lib.uuid4().hex).execute()
+        run_id = self.run_id or uuid_lib.uuid4().hex
+        # One run per key: a store that leases holds the key for the whole run.
+        async with hold_lease(self.checkpoint_store, self.checkpoint_key, run_id):
+            return await _Run(self, run_id).execute()
 
 
 class _Run(UploadingRun):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from tenacity import (
@@ -55,7 +56,9 @@ from ._secrets import (
 from ._timeouts import capped_timeout, make_timeout
 from ._wire import check_base_url, error_from_response, join_url, request_id_of
 from .auth import Auth, Requester
+from .coordination import LocalCoordinator, RequestCoordinator
 from .errors import APIError, APITimeoutError, ConfigurationError, ProtocolError, RateLimitError
+from .flow_control import RetryBudget
 from .retry import Decision, Failure, RetryPolicy, backoff, classify, parse_retry_after
 
 __all__ = [
@@ -123,6 +126,8 @@ class Transport:
         user_agent: str = USER_AGENT,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        retry_budget: RetryBudget | None = None,
+        coordinator: RequestCoordinator | None = None,
     ) -> None:
         if session is not None and connector is not None:
             raise ConfigurationError("pass either session or connector, not both")
@@ -145,6 +150,10 @@ class Transport:
         self._user_agent = user_agent
         self._rng = rng or random.Random()
         self._sleep = sleep
+        # Client-wide: every call's retries draw from one budget; a Retry-After pauses the host.
+        self.retry_budget = retry_budget if retry_budget is not None else RetryBudget()
+        self.coordinator = coordinator if coordinator is not None else LocalCoordinator()
+        self._host = urlsplit(self.base_url).netloc
         self._closed = False
         self._log = get_logger()
         self._default_headers = {"User-Agent": user_agent, "Accept": "application/json"}
@@ -256,13 +265,19 @@ class Transport:
 
         # Most calls succeed at once: the first attempt runs outside tenacity, whose machinery
         # costs more CPU per call than the request itself on a fast network.
+        budget = self.retry_budget
+        budget.started()
         try:
-            return await attempt(1)
+            response = await attempt(1)
+            budget.succeeded()
+            return response
         except RetrySignal as exc:
             first = exc
+        drawn: list[int | None] = [None]
         stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
         if deadline_at is not None:
             stop = stop | stop_before_delay(max(deadline_at - time.monotonic(), 0.0))
+        stop = stop | (lambda state: self._out_of_budget(state, drawn, method, template))
         retrying = AsyncRetrying(
             stop=stop,
             wait=self._wait,
@@ -277,10 +292,24 @@ class Transport:
                     number = state.retry_state.attempt_number
                     if number == 1:
                         raise first  # replayed, so tenacity's stop, wait and logging see it
-                    return await attempt(number)
+                    response = await attempt(number)
+                    budget.succeeded(drawn[0])
+                    return response
         except RetrySignal as exc:
             raise exc.error from exc.error.__cause__
         raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
+
+    def _out_of_budget(
+        self, state: RetryCallState, drawn: list[int | None], method: str, template: str
+    ) -> bool:
+        """Tenacity stop: draw the next retry's cost from the client-wide budget."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        timeout = isinstance(exc, RetrySignal) and exc.reason == Failure.TIMEOUT.value
+        drawn[0] = self.retry_budget.draw(timeout=timeout)
+        if drawn[0] is None:
+            self._log.warning("http.retry_budget_exhausted", method=method, path=template)
+            return True
+        return False
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -325,6 +354,7 @@ class Transport:
         decode: Callable[[bytes, int], Any] | None = None,
         secrets: SecretValues | None = None,
     ) -> Response:
+        await self._acquire(deadline_at, method, template)
         if deadline_at is not None:
             remaining = deadline_at - time.monotonic()
             if remaining <= 0:
@@ -431,7 +461,23 @@ class Transport:
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
             if retry_after is None and status == 503:
                 retry_after = parse_retry_after(resp_headers.get("Retry-After"))
+            if retry_after is not None and policy is not RetryPolicy.CONNECT_ONLY:
+                # Every call to the host waits it out once, rather than each learning it. (Not
+                # a sign-in's: the vendor throttles sign-in per account, not the whole client.)
+                await self.coordinator.pause(self._host, min(retry_after, self._max_retry_after))
             raise_for(classify(method, status, policy), error, None, retry_after)
+
+    async def _acquire(self, deadline_at: float | None, method: str, template: str) -> None:
+        """Wait for the coordinator's go (pause, rate), within the call's deadline."""
+        wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
+        try:
+            await self.coordinator.acquire(self._host, wait)
+        except TimeoutError:
+            raise APITimeoutError(
+                "the call's deadline passed while requests to the server were paused",
+                method=method,
+                path=template,
+            ) from None
 
     async def _hop(
         self,

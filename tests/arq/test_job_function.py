@@ -222,3 +222,34 @@ async def test_enqueueing_is_idempotent_and_checked(pool: ArqRedis) -> None:
     with pytest.raises(ConfigurationError, match="documents"):
         await enqueue_verification(pool, {"key": "b"})
     assert await pool.zcard("arq:queue") == 2
+
+
+async def test_a_job_whose_key_another_worker_holds_is_deferred_and_submits_nothing(
+    sandbox: Sandbox, pool: ArqRedis, docs_dir: Path
+) -> None:
+    user = sandbox.create_user()
+
+    def auth(ctx: Any, job: Any) -> BearerToken:
+        return BearerToken(user.access_token)
+
+    settings = make_worker_settings(
+        base_url=sandbox.base_url, resolve_auth=auth, max_tries=2, retry_delay=0.25
+    )
+    ctx = await started(settings, pool)
+    job = {"key": "u", "documents": str(docs_dir)}
+    other_worker = RedisCheckpointStore(pool)  # same Redis, same prefix: the key's lease
+    try:
+        async with other_worker.lease("job-1", "another-worker"):
+            with pytest.raises(Retry):
+                await run_verification(ctx, job)
+            ctx["job_try"] = 2
+            last = await run_verification(ctx, job)
+            assert last["status"] == "failed"
+            assert last["error"]["type"] == "RunInProgressError"
+        assert sandbox.requests(user=user.email) == []
+        # The lease released, the job runs.
+        ctx["job_try"] = 1
+        done = await run_verification(ctx, job)
+    finally:
+        await settings.on_shutdown(ctx)  # type: ignore[attr-defined]
+    assert done["status"] == "complete"

@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,12 +38,17 @@ from ..errors import (
     CheckpointError,
     ConfigurationError,
     KycflowError,
+    LeaseLostError,
     OutcomeUnknownError,
     RateLimitError,
+    RunInProgressError,
     ServerError,
 )
+from ..leases import Lease, OnBusy, current_lease
 from ..providers import FileProvider
 from ..runner import WizardRunner
+from ._redis_lease import FENCED_SET, RedisLeases, lease_value
+from .redis_coordination import RedisCoordinator
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis, RedisSettings
@@ -72,6 +78,8 @@ CTX_KEY = "kycflow"
 DEFAULT_JOB_ID_PREFIX = "kycflow:verify:"
 DEFAULT_CHECKPOINT_PREFIX = "kycflow:checkpoint:"
 DEFAULT_CHECKPOINT_TTL = 7 * 86400.0
+DEFAULT_LEASE_TTL = 10.0
+"""Seconds a dead worker's lease outlives it: under arq's ``job_timeout + 10`` re-run delay."""
 DEFAULT_JOB_TIMEOUT = 300.0
 DEFAULT_MAX_TRIES = 5
 DEFAULT_MAX_JOBS = 20
@@ -85,8 +93,11 @@ TRANSIENT_ERRORS: tuple[type[KycflowError], ...] = (
     RateLimitError,
     OutcomeUnknownError,
     CheckpointError,
+    RunInProgressError,
 )
-"""Errors after which a job is tried again (from its checkpoint) rather than failed."""
+"""Errors after which a job is tried again (from its checkpoint) rather than failed.
+``RunInProgressError``: another worker still holds the job's lease (arq ran the job again
+while its first worker lives); the try is deferred, and submits nothing meanwhile."""
 
 _log = get_logger()  # the redacting kycflow logger
 
@@ -110,13 +121,16 @@ def _arq_module(name: str = "arq") -> Any:
 
 
 class RedisClient(Protocol):
-    """The three commands the store uses (``redis.asyncio.Redis`` and arq's ``ArqRedis``)."""
+    """The commands the store uses (``redis.asyncio.Redis`` and arq's ``ArqRedis``); leases
+    also use ``exists``, ``incr`` and ``eval``."""
 
     def get(self, name: str, /) -> Any: ...
 
     def set(self, name: str, value: str, *, px: int | None = None) -> Any: ...
 
     def delete(self, *names: str) -> Any: ...
+
+    def eval(self, script: str, numkeys: int, /, *keys_and_args: Any) -> Any: ...
 
 
 class RedisCheckpointStore:
@@ -132,12 +146,31 @@ class RedisCheckpointStore:
         *,
         prefix: str = DEFAULT_CHECKPOINT_PREFIX,
         ttl: float | None = DEFAULT_CHECKPOINT_TTL,
+        on_busy: OnBusy = "fail",
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        lease_wait: float | None = None,
     ) -> None:
         if ttl is not None and not ttl > 0:
             raise ConfigurationError("ttl must be a positive number of seconds or None")
+        if not lease_ttl > 0:
+            raise ConfigurationError("lease_ttl must be a positive number of seconds")
         self.redis = redis
         self.prefix = prefix
         self.ttl = ttl
+        self.leases = RedisLeases(
+            redis,
+            prefix=prefix + "lease:",
+            ttl=lease_ttl,
+            on_busy=on_busy,
+            wait=lease_wait,
+            holder=self,
+        )
+
+    def lease(self, key: str, owner: str) -> AbstractAsyncContextManager[Lease]:
+        """Hold ``key`` for a run (see ``kycflow.leases``): a lock with expiry ``lease_ttl``
+        and a fencing token, renewed while held. A second run gets ``RunInProgressError``
+        (``on_busy="fail"``) or waits (``"wait"``, at most ``lease_wait`` seconds)."""
+        return self.leases.lease(key, owner)
 
     def __repr__(self) -> str:
         return f"RedisCheckpointStore(prefix={self.prefix!r}, ttl={self.ttl!r})"
@@ -165,12 +198,26 @@ class RedisCheckpointStore:
         """Store ``checkpoint`` under ``key`` (its TTL starts again)."""
         raw = checkpoint.model_dump_json()
         px = None if self.ttl is None else max(1, int(self.ttl * 1000))
+        lease = current_lease()
+        fenced = lease is not None and lease.holder is self and lease.key == key
         try:
-            await self.redis.set(self.redis_key(key), raw, px=px)
+            if lease is not None and fenced:
+                # Written only while the lease is still this run's (its fencing token).
+                lease_key = self.leases.redis_key(key)
+                args = (lease_value(lease), raw, px or 0)
+                written = await self.redis.eval(
+                    FENCED_SET, 2, lease_key, self.redis_key(key), *args
+                )
+            else:
+                written = await self.redis.set(self.redis_key(key), raw, px=px)
         except Exception as exc:
             raise CheckpointError(
                 f"cannot save checkpoint {key!r}: {type(exc).__name__}", key=key
             ) from exc
+        if fenced and not written:
+            raise LeaseLostError(
+                f"the lease on checkpoint {key!r} expired and another run took it", key=key
+            )
 
     async def delete(self, key: str) -> None:
         """Forget ``key`` (no error if absent)."""
@@ -368,6 +415,7 @@ def make_worker_settings(
     health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL,
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
+    request_rate: str | None = None,
     **worker_options: Any,
 ) -> type:
     """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``).
@@ -387,6 +435,9 @@ def make_worker_settings(
       tries after a transient error. ``keep_result``: seconds arq keeps a result (and so
       refuses to enqueue the same job id again).
     - ``on_startup``/``on_shutdown``: your own hooks, run after/before kycflow's.
+    - ``request_rate``: the vendor's request rate for the whole fleet (``"20/second"``). The
+      workers' clients share it and every ``Retry-After`` pause through arq's Redis (a
+      ``RedisCoordinator``), unless ``client_options`` names its own ``coordinator``.
     - ``worker_options``: any other ``arq.Worker`` setting (``queue_name``, ``poll_delay``...).
     """
     worker = _arq_module("arq.worker")
@@ -402,8 +453,11 @@ def make_worker_settings(
     client_kwargs = dict(client_options or {})
 
     async def startup(ctx: dict[str, Any]) -> None:
+        kwargs = dict(client_kwargs)
+        if kwargs.get("coordinator") is None:
+            kwargs["coordinator"] = RedisCoordinator(ctx["redis"], rate=request_rate)
         ctx[CTX_KEY] = WorkerState(
-            client=Client(base_url, **client_kwargs),
+            client=Client(base_url, **kwargs),
             store=RedisCheckpointStore(ctx["redis"], prefix=checkpoint_prefix, ttl=checkpoint_ttl),
             resolve_auth=resolve_auth,
             resolve_provider=resolve_provider,

@@ -5,13 +5,15 @@ It imports nothing of the client it tests. See docs/sandbox.md.
 
 from ._state import SandboxUser, SigninThrottle
 from ._thread import run_in_thread
-from .faults import Fault, FaultKind, Faults
+from .faults import CLASSIC_KINDS, COMMIT_KINDS, Fault, FaultKind, Faults
 from .records import Duplicate, RequestRecord, Submission, UploadRecord
 from .sandbox import Sandbox
 from .scenario import DocType, LevelSpec, Quirks, Scenario, ScenarioError, Step
 from .serve import serve, serve_async
 
 __all__ = [
+    "CLASSIC_KINDS",
+    "COMMIT_KINDS",
     "DocType",
     "Duplicate",
     "Fault",

@@ -7,6 +7,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from ._commit_faults import replace_reply
 from ._http import FAULT_KEY, LOOPBACK, USER_KEY, Abort, Fail, Reply, error_response
 from .faults import FaultKind
 from .records import Records, RequestRecord
@@ -49,6 +50,8 @@ def make_middleware(records: Records) -> Middleware:
                 raise
             response = error_response(exc.status, exc.reason, exc.reason)
         fault = request.get(FAULT_KEY)
+        if response is not None:
+            response = replace_reply(request, response)
         if response is not None and fault == FaultKind.RESET_AFTER:
             response = None
         if response is None:

@@ -38,6 +38,12 @@ class VerificationRoutes:
             "workflow": step.workflow,
         }
 
+    def _repeat_envelope(self, user: SandboxUser, procedure: str) -> dict[str, Any]:
+        """What a server accepting repeats answers: where the procedure now stands."""
+        if user.procedure == procedure:
+            return self._step_envelope(user)
+        return _final_envelope(procedure, self.sb.scenario.final_workflow)
+
     async def history(self, request: web.Request) -> web.StreamResponse:
         """``GET /verifications``: the paged, sorted and filtered history."""
         user = self.sb._authenticate(request)
@@ -132,6 +138,8 @@ class VerificationRoutes:
             sb.records.duplicate_log.append(
                 Duplicate(user.email, procedure, type_id, tuple(files), time.time())
             )
+            if sb.accept_repeats:
+                return web.json_response(self._repeat_envelope(user, procedure))
             raise Fail(409, "Conflict", "this step was already submitted")
         if user.procedure is None or procedure != user.procedure:
             raise Fail(400, "Bad Request", "uuid is not the open verification procedure")
@@ -166,15 +174,17 @@ class VerificationRoutes:
         sb._grant_next_level(user, now)
         user.procedure = None
         user.step = 0
-        return web.json_response(
-            {
-                "code": 202,
-                "data": {"types": []},
-                "done": True,
-                "uuid": procedure,
-                "workflow": sb.scenario.final_workflow,
-            }
-        )
+        return web.json_response(_final_envelope(procedure, sb.scenario.final_workflow))
+
+
+def _final_envelope(procedure: str, workflow: str | None) -> dict[str, Any]:
+    return {
+        "code": 202,
+        "data": {"types": []},
+        "done": True,
+        "uuid": procedure,
+        "workflow": workflow,
+    }
 
 
 def _matches(entry: Mapping[str, Any], name: str, wanted: str) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ROUTES", "Fault", "FaultKind", "Faults", "Window"]
+__all__ = ["CLASSIC_KINDS", "COMMIT_KINDS", "ROUTES", "Fault", "FaultKind", "Faults", "Window"]
 
 ROUTES: tuple[str, ...] = (
     "history",
@@ -30,6 +30,7 @@ ROUTES: tuple[str, ...] = (
 )
 ANY_ROUTE = "*"
 SERVER_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503, 504)
+LATE_COMMIT_STATUSES: tuple[int, ...] = (500, 504)
 
 
 class FaultKind(StrEnum):
@@ -50,6 +51,36 @@ class FaultKind(StrEnum):
     """The request is processed, then the reply body is cut short (invalid JSON)."""
     HTML_ERROR = "html"
     """A 502 HTML page, as from a proxy; nothing is processed."""
+    COMMIT_503 = "commit_503"
+    """The request is processed (committed), then answered 503 with ``Retry-After``, as by a
+    gateway in front of a server that did commit."""
+    COMMIT_429 = "commit_429"
+    """The request is processed (committed), then answered 429 with ``Retry-After``."""
+    COMMIT_500 = "commit_500"
+    """The request is processed (committed), then answered 500."""
+    LATE_COMMIT = "late_commit"
+    """A 500 or 504 at once; the request is processed ``Faults.late_commit_delay`` seconds
+    later (a server still working on it). On uploads, whose stream cannot wait, a plain 5xx."""
+
+
+CLASSIC_KINDS: tuple[FaultKind, ...] = (
+    FaultKind.SERVER_ERROR,
+    FaultKind.RATE_LIMIT,
+    FaultKind.RESET_BEFORE,
+    FaultKind.RESET_AFTER,
+    FaultKind.SLOW,
+    FaultKind.MALFORMED_JSON,
+    FaultKind.HTML_ERROR,
+)
+"""The kinds ``Faults.uniform`` spreads over by default (all but SLOW of them)."""
+COMMIT_KINDS: tuple[FaultKind, ...] = (
+    FaultKind.RESET_AFTER,
+    FaultKind.COMMIT_503,
+    FaultKind.COMMIT_429,
+    FaultKind.COMMIT_500,
+    FaultKind.LATE_COMMIT,
+)
+"""The kinds after which the server did (or will) commit, whatever the client saw."""
 
 
 # Fixed order: the cumulative rates are laid out in this order on [0, 1).
@@ -113,6 +144,7 @@ class Faults:
     retry_after: float = 1.0
     slow_delay: float = 0.5
     server_error_statuses: tuple[int, ...] = SERVER_ERROR_STATUSES
+    late_commit_delay: float = 1.5
     _queued: dict[str, list[_Queued]] = field(default_factory=dict, repr=False)
     _windows: list[Window] = field(default_factory=list, repr=False)
     _seed_bytes: bytes = field(default=b"", repr=False)
@@ -126,8 +158,8 @@ class Faults:
                 raise ValueError(f"fault rates of route {route!r} must be >= 0 and sum to <= 1")
             normalised[route] = table
         self._rates = normalised
-        if self.retry_after < 0 or self.slow_delay < 0:
-            raise ValueError("retry_after and slow_delay must be >= 0")
+        if min(self.retry_after, self.slow_delay, self.late_commit_delay) < 0:
+            raise ValueError("retry_after, slow_delay and late_commit_delay must be >= 0")
         self._seed_bytes = str(self.seed).encode()
 
     @classmethod
@@ -140,8 +172,8 @@ class Faults:
         cls, rate: float, *, seed: int = 0, kinds: Iterable[FaultKind | str] = (), **kwargs: Any
     ) -> Faults:
         """Every route faults with total probability ``rate``, split evenly across ``kinds``
-        (all kinds except SLOW when empty)."""
-        chosen = [_kind(k) for k in kinds] or [k for k in FaultKind if k is not FaultKind.SLOW]
+        (the ``CLASSIC_KINDS`` except SLOW when empty)."""
+        chosen = [_kind(k) for k in kinds] or [k for k in CLASSIC_KINDS if k is not FaultKind.SLOW]
         share = rate / len(chosen)
         return cls(seed=seed, rates={ANY_ROUTE: dict.fromkeys(chosen, share)}, **kwargs)
 
@@ -158,6 +190,7 @@ class Faults:
             server_error_statuses=tuple(
                 int(s) for s in data.get("server_error_statuses", SERVER_ERROR_STATUSES)
             ),
+            late_commit_delay=float(data.get("late_commit_delay", 1.5)),
         )
         for item in data.get("fail_next", ()):
             faults.fail_next(
@@ -263,6 +296,8 @@ class Faults:
         if kind is FaultKind.SERVER_ERROR and status is None:
             statuses = self.server_error_statuses
             status = statuses[int(pick * len(statuses)) % len(statuses)]
+        elif kind is FaultKind.LATE_COMMIT and status is None:
+            status = LATE_COMMIT_STATUSES[int(pick * 2) % 2]
         return Fault(kind, status)
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,6 +308,7 @@ class Faults:
             "retry_after": self.retry_after,
             "slow_delay": self.slow_delay,
             "server_error_statuses": list(self.server_error_statuses),
+            "late_commit_delay": self.late_commit_delay,
             "fail_next": [
                 {
                     "route": r,

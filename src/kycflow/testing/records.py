@@ -43,7 +43,8 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """A submit whose (uuid, type, files) repeated a committed one (rejected with 409)."""
+    """A submit whose (uuid, type, files) repeated a committed one (rejected with 409, or
+    accepted by a ``Sandbox(accept_repeats=True)``)."""
 
     user: str
     uuid: str

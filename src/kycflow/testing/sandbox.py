@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from . import _commit_faults as commit_faults
 from ._http import (
     ADMIN_PREFIX,
     API_PREFIX,
@@ -72,6 +73,7 @@ class Sandbox:
         require_fingerprint: bool = True,
         keep_requests: bool = True,
         admin: bool | None = None,
+        accept_repeats: bool = False,
     ) -> None:
         self.scenario = scenario or Scenario.default()
         self.faults = faults or Faults()
@@ -86,6 +88,9 @@ class Sandbox:
         self.upload_chunk_bytes = upload_chunk_bytes
         self.require_fingerprint = require_fingerprint
         self.admin = host in LOOPBACK if admin is None else admin
+        self.accept_repeats = accept_repeats
+        """Answer a repeated submit as a success (a duplicate, counted) instead of 409, as a
+        server that does not refuse repeats would."""
         self.records = Records(len(self.scenario.steps), keep_requests=keep_requests)
         self._users: dict[str, SandboxUser] = {}
         self._access: dict[str, SandboxUser] = {}
@@ -97,6 +102,7 @@ class Sandbox:
         self._next_application = 0
         self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
+        self._late_tasks: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -126,6 +132,8 @@ class Sandbox:
     async def stop(self) -> None:
         """Stop serving (state and records are kept)."""
         runner, self._runner = self._runner, None
+        for task in list(self._late_tasks):
+            task.cancel()  # late commits still pending when the server stops never happen
         if runner is not None:
             await runner.cleanup()
 
@@ -363,6 +371,8 @@ class Sandbox:
 
     async def _inject(self, request: web.Request, route: str, user: SandboxUser | str) -> None:
         """Decide and apply this request's fault; raises to reply without processing."""
+        if commit_faults.is_late(request):
+            return
         if isinstance(user, SandboxUser):
             key, n = user.email, user.next_index(route)
         else:
@@ -374,6 +384,8 @@ class Sandbox:
             return
         request[FAULT_KEY] = fault.kind
         kind = fault.kind
+        if await commit_faults.apply(request, route, fault, self.faults, self._late_tasks):
+            return
         if kind is FaultKind.SERVER_ERROR:
             status = fault.status or 500
             raise Fail(status, "Server error", f"injected {status}")
