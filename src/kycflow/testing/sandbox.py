@@ -37,6 +37,7 @@ from ._routes_verifications import VerificationRoutes
 from ._state import DEFAULT_2FA_CODE, SECOND_FACTORS, HistoryEntry, SandboxUser, SigninThrottle
 from .faults import FaultKind, Faults
 from .records import Duplicate, Records, RequestRecord, Submission, UploadRecord
+from .review import Decision, PendingReview, ReviewDesk, ReviewRecord
 from .scenario import Scenario
 
 __all__ = ["Sandbox", "SandboxUser"]
@@ -87,6 +88,7 @@ class Sandbox:
         self.require_fingerprint = require_fingerprint
         self.admin = host in LOOPBACK if admin is None else admin
         self.records = Records(len(self.scenario.steps), keep_requests=keep_requests)
+        self.reviews = ReviewDesk(self.scenario.review)
         self._users: dict[str, SandboxUser] = {}
         self._access: dict[str, SandboxUser] = {}
         self._refresh: dict[str, SandboxUser] = {}
@@ -218,12 +220,15 @@ class Sandbox:
         self.user(user).access_expires = 0.0
 
     def level_of(self, user: UserRef) -> int:
-        """The id of the user's current level."""
-        return self.scenario.levels[self.user(user).level].id
+        """The id of the user's current level (a review that fell due is decided first)."""
+        found = self.user(user)
+        self._settle_review(found, time.time())
+        return self.scenario.levels[found.level].id
 
     def history(self, user: UserRef) -> list[dict[str, Any]]:
         """The user's verification history as the API renders it (oldest first)."""
         found = self.user(user)
+        self._settle_review(found, time.time())
         return [history_entry(self.scenario, found, e) for e in found.history]
 
     def _issue(
@@ -255,6 +260,56 @@ class Sandbox:
             )
         )
         user.level += 1
+
+    # ---- reviews (see review.py and docs/sandbox.md) -------------------------------------
+
+    def _complete_procedure(self, user: SandboxUser, procedure: str, now: float) -> None:
+        """The last step was committed: queue its review and decide it now if it is due."""
+        self.reviews.open(user.email, procedure, now)
+        self._settle_review(user, now)
+
+    def _settle_review(self, user: SandboxUser, now: float) -> None:
+        pending = self.reviews.due(user.email, now)
+        if pending is not None:
+            self._decide(user, pending, pending.decision, None, pending.due or now)
+
+    def _decide(
+        self,
+        user: SandboxUser,
+        pending: PendingReview,
+        decision: Decision,
+        reason: str | None,
+        at: float,
+    ) -> ReviewRecord:
+        if decision == "grant":
+            self._grant_next_level(user, at)
+            reason = None
+        else:
+            reason = reason or self.scenario.review.reason
+        self.reviews.record(pending, decision, reason, at)
+        return self.reviews.decided[-1]
+
+    def decide(
+        self, user: UserRef, decision: Decision = "grant", reason: str | None = None
+    ) -> ReviewRecord:
+        """Decide the user's pending review now (``"grant"`` or ``"refuse"`` with a reason);
+        KeyError when none is pending."""
+        if decision not in ("grant", "refuse"):
+            raise ValueError("decision must be 'grant' or 'refuse'")
+        found = self.user(user)
+        pending = self.reviews.take(found.email)
+        if pending is None:
+            raise KeyError(f"no review pending for {found.email}")
+        return self._decide(found, pending, decision, reason, time.time())
+
+    def pending_reviews(self) -> list[PendingReview]:
+        """Completed procedures still awaiting their decision."""
+        return list(self.reviews.pending.values())
+
+    def review_log(self, user: UserRef | None = None) -> list[ReviewRecord]:
+        """Decided reviews, in decision order."""
+        email = self._email(user)
+        return [r for r in self.reviews.decided if email is None or r.email == email]
 
     # ---- records -----------------------------------------------------------------------------
 
@@ -307,6 +362,7 @@ class Sandbox:
         self._signins.clear()
         self._anon_counts.clear()
         self.records.clear()
+        self.reviews.clear()
         if self.throttle is not None:
             self.throttle.clear()
 
@@ -343,6 +399,8 @@ class Sandbox:
             add("POST", ADMIN_PREFIX + "/reset", admin.reset, name="admin_reset")
             add("POST", ADMIN_PREFIX + "/expire", admin.expire, name="admin_expire")
             add("GET", ADMIN_PREFIX + "/scenario", admin.scenario, name="admin_scenario")
+            add("POST", ADMIN_PREFIX + "/review", admin.review, name="admin_review")
+            add("GET", ADMIN_PREFIX + "/reviews", admin.reviews, name="admin_reviews")
         return app
 
     # ---- request helpers (used by the route handlers) -----------------------------------------
@@ -359,6 +417,7 @@ class Sandbox:
         if time.time() >= user.access_expires:
             raise Fail(401, "Unauthorized", "access token expired")
         request[USER_KEY] = user.email
+        self._settle_review(user, time.time())
         return user
 
     async def _inject(self, request: web.Request, route: str, user: SandboxUser | str) -> None:
