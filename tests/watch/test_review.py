@@ -10,7 +10,6 @@ import pytest
 from watchkit import client_for, finish_wizard
 
 import kycflow
-
 from kycflow.testing import Review, Sandbox, Scenario, ScenarioError
 
 
@@ -42,13 +41,16 @@ async def test_delayed_grant_is_a_new_history_entry_at_its_due_time() -> None:
             assert len(sb.history(user)) == 1
             view = client.with_auth(kycflow.BearerToken(user.access_token))
             pending = await view.wizard.start()
-            assert pending.code == 202 and pending.types == []  # nothing to submit meanwhile
+            assert pending.code == 202
+            assert pending.types == []
             completed_at = sb.pending_reviews()[0].completed_at
             await asyncio.sleep(0.45)
             page = await view.verifications.list(sort_order="desc")
         newest = page.data[0]
-        assert newest.current_level is not None and newest.current_level.name == "Level 1"
-        assert newest.previous_level is not None and newest.previous_level.name == "Level 0"
+        assert newest.current_level is not None
+        assert newest.current_level.name == "Level 1"
+        assert newest.previous_level is not None
+        assert newest.previous_level.name == "Level 0"
         assert newest.create_time is not None
         due = completed_at + 0.4
         assert abs(newest.create_time.timestamp() - due) <= 1.0  # createTime is to the second
@@ -69,7 +71,8 @@ async def test_refusal_gives_no_grant_and_the_next_wizard_says_why() -> None:
                 headers = {"Authorization": f"Bearer {user.access_token}"}
                 async with http.get(sb.url("/v2/my/verifications/wizard"), headers=headers) as r:
                     body = await r.json()
-        assert body["code"] == 200 and body["reason"] == "Selfie is blurred"
+        assert body["code"] == 200
+        assert body["reason"] == "Selfie is blurred"
         assert len(sb.history(user)) == 1
 
 
@@ -97,7 +100,8 @@ async def test_manual_review_is_decided_by_the_admin_api() -> None:
             assert listing["pending"][0]["due"] is None
             async with http.post(admin + "/review", json={"email": other.email}) as r:
                 assert r.status == 409  # nothing pending for this one
-            async with http.post(admin + "/review", json={"email": user.email, "decision": "x"}) as r:
+            bad = {"email": user.email, "decision": "x"}
+            async with http.post(admin + "/review", json=bad) as r:
                 assert r.status == 400
             async with http.post(admin + "/review", json={"email": user.email}) as r:
                 assert r.status == 200
@@ -116,7 +120,8 @@ async def test_random_delays_are_drawn_in_range_and_seeded() -> None:
                 for u in users:
                     await finish_wizard(client, u.access_token)
             delays = [p.due - p.completed_at for p in sb.pending_reviews() if p.due]
-        assert len(delays) == 3 and all(10.0 <= d <= 20.0 for d in delays)
+        assert len(delays) == 3
+        assert all(10.0 <= d <= 20.0 for d in delays)
         desk_delays.append(delays)
     assert desk_delays[0] == pytest.approx(desk_delays[1])
 
