@@ -33,6 +33,7 @@ from ._constants import (
 from ._wire import decode_json, upload_path_from_payload
 from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, SessionAuth, sign_in
 from .errors import ConfigurationError
+from .resources.documents import Documents
 from .resources.files import Files
 from .resources.verifications import Verifications
 from .resources.wizard import Wizard
@@ -103,6 +104,7 @@ class Client:
     verifications: Verifications
     wizard: Wizard
     files: Files
+    documents: Documents
 
     def __init__(
         self,
@@ -176,6 +178,7 @@ class Client:
         self.verifications = Verifications(self)
         self.wizard = Wizard(self)
         self.files = Files(self)
+        self.documents = Documents(self)
 
     def _view(self, auth: Auth | None, settings: _Settings) -> Client:
         view = object.__new__(type(self))

@@ -32,6 +32,7 @@ from ._middleware import make_middleware
 from ._render import history_entry, token_json
 from ._routes_admin import AdminRoutes
 from ._routes_auth import AuthRoutes
+from ._routes_documents import DocumentRoutes
 from ._routes_files import FileRoutes
 from ._routes_verifications import VerificationRoutes
 from ._state import DEFAULT_2FA_CODE, SECOND_FACTORS, HistoryEntry, SandboxUser, SigninThrottle
@@ -89,6 +90,7 @@ class Sandbox:
         self.admin = host in LOOPBACK if admin is None else admin
         self.records = Records(len(self.scenario.steps), keep_requests=keep_requests)
         self.reviews = ReviewDesk(self.scenario.review)
+        self.client_documents: dict[str, dict[int, dict[str, Any]]] = {}
         self._users: dict[str, SandboxUser] = {}
         self._access: dict[str, SandboxUser] = {}
         self._refresh: dict[str, SandboxUser] = {}
@@ -363,6 +365,7 @@ class Sandbox:
         self._anon_counts.clear()
         self.records.clear()
         self.reviews.clear()
+        self.client_documents.clear()
         if self.throttle is not None:
             self.throttle.clear()
 
@@ -386,6 +389,11 @@ class Sandbox:
         add("POST", api + "/verifications", verifications.submit, name="submit")
         add("POST", api + "/verifications/", verifications.submit_slash, name="submit_slash")
         add("POST", api + "/files", files.upload, name="upload")
+        docs = DocumentRoutes(self)
+        add("GET", api + "/documents", docs.list, name="documents")
+        add("POST", api + "/documents", docs.create, name="document_create")
+        add("GET", api + r"/documents/{did:\d+}", docs.get, name="document")
+        add("DELETE", api + r"/documents/{did:\d+}", docs.delete, name="document_delete")
         add("GET", api + "/signin/wizard", auth.signin_wizard, name="signin_wizard")
         add("POST", api + "/signin", auth.signin, name="signin")
         add("POST", api + "/2fa/{kind}", auth.second_factor, name="second_factor")
