@@ -4,6 +4,8 @@
 """
 
 from . import events
+from ._document_models import ClientDocument, DocumentPage
+from ._levels import PollPolicy
 from ._logging import configure_logging, redact_processor
 from ._version import __version__
 from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
@@ -21,8 +23,10 @@ from .errors import (
     CheckpointError,
     ConfigurationError,
     ConflictError,
+    CursorStoreError,
     DocumentError,
     KycflowError,
+    LevelTimeoutError,
     MissingDocumentError,
     NotFoundError,
     OutcomeUnknownError,
@@ -30,6 +34,7 @@ from .errors import (
     ProtocolError,
     RateLimitError,
     ServerError,
+    UnknownLevelError,
     WizardDeadlineError,
     WizardError,
     WizardStalledError,
@@ -47,7 +52,9 @@ from .models import (
     WizardStep,
 )
 from .providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
+from .resources._level_wait import WaitProgress
 from .runner import StepResult, WizardResult, WizardRunner
+from .watch import LevelGranted, LevelWatcher
 
 __all__ = [
     "APIConnectionError",
@@ -66,21 +73,28 @@ __all__ = [
     "CheckpointError",
     "CheckpointStore",
     "Client",
+    "ClientDocument",
     "ConfigurationError",
     "ConflictError",
+    "CursorStoreError",
     "DirectoryProvider",
     "Document",
     "DocumentError",
+    "DocumentPage",
     "DocumentType",
     "FileProvider",
     "KycflowError",
     "Level",
+    "LevelGranted",
+    "LevelTimeoutError",
+    "LevelWatcher",
     "MemoryCheckpointStore",
     "MemoryProvider",
     "MissingDocumentError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "PollPolicy",
     "ProtocolError",
     "RateLimitError",
     "Reason",
@@ -91,9 +105,11 @@ __all__ = [
     "StepResult",
     "Token",
     "TokenPair",
+    "UnknownLevelError",
     "UploadConfig",
     "Verification",
     "VerificationPage",
+    "WaitProgress",
     "WizardDeadlineError",
     "WizardError",
     "WizardEvent",
