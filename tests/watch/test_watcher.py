@@ -34,7 +34,7 @@ def _scenario(levels: int = 2, **review: object) -> Scenario:
     )
 
 
-async def _collect(watcher: LevelWatcher, count: int, timeout: float = 10) -> list[LevelGranted]:
+async def _collect(watcher: LevelWatcher, count: int, limit: float = 10) -> list[LevelGranted]:
     got: list[LevelGranted] = []
 
     async def take() -> None:
@@ -43,7 +43,7 @@ async def _collect(watcher: LevelWatcher, count: int, timeout: float = 10) -> li
             if len(got) == count:
                 return
 
-    await asyncio.wait_for(take(), timeout)
+    await asyncio.wait_for(take(), limit)
     return got
 
 
