@@ -49,7 +49,7 @@ def register(subparsers: Subparsers) -> None:
         ),
     )
     add_auth_arguments(parser)
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()  # one is needed: handle() says so
     target.add_argument("--level", metavar="NAME", help='the level\'s name, e.g. "Level 1"')
     target.add_argument("--level-id", type=int, metavar="ID", help="the level's id")
     parser.add_argument(
@@ -88,6 +88,8 @@ def handle(args: argparse.Namespace) -> int:
     level: LevelRef = args.level if args.level is not None else args.level_id
     started = time.monotonic()
     try:
+        if level is None:
+            raise UsageError("say which level to wait for: --level NAME or --level-id ID")
         if args.max_interval < args.interval:
             raise UsageError("--max-interval must be >= --interval")
         auth = resolve_auth(args)
