@@ -39,6 +39,7 @@ __all__ = [
     "levels_in",
     "new_entries",
     "newest_entry",
+    "plan_delivery",
 ]
 
 LevelRef = int | str | Level
@@ -241,3 +242,30 @@ def baseline(entries: Sequence[Verification]) -> Cursor:
     for entry in sorted(entries, key=_order):
         cursor = advance(cursor, entry)
     return cursor
+
+
+def plan_delivery(
+    entries: Sequence[Verification],
+    cursor: Cursor | None,
+    matcher: LevelMatcher | None,
+    since: datetime | None,
+) -> tuple[list[Verification], Cursor, bool]:
+    """What one poll of a watched user delivers: ``(fresh entries oldest first, the cursor they
+    start from, already_done)``.
+
+    A key without a cursor (its first poll) starts from ``since`` when given; else it delivers
+    the awaited level's newest entry if there is one ("already there"), and nothing else.
+    ``already_done``: nothing is new, and the awaited level is in the history, delivered by an
+    earlier run.
+    """
+    if cursor is None:
+        found = matcher.newest(entries) if matcher is not None else None
+        if since is not None:
+            start = Cursor(since, ())
+            return new_entries(entries, start), start, False
+        if found is not None:
+            return [found], baseline([e for e in entries if e is not found]), False
+        return [], baseline(entries), False
+    fresh = new_entries(entries, cursor)
+    done = not fresh and matcher is not None and matcher.newest(entries) is not None
+    return fresh, cursor, done

@@ -34,9 +34,8 @@ from .._levels import (
     LevelRef,
     PollPolicy,
     advance,
-    baseline,
     is_transient,
-    new_entries,
+    plan_delivery,
 )
 from .._logging import get_logger
 from ..auth import Auth
@@ -335,24 +334,13 @@ class LevelWatcher:
     async def _deliver_new(self, user: _Watched, entries: list[Verification]) -> bool:
         """Deliver the entries after the user's cursor; True once the awaited level came."""
         matcher = user.matcher
-        cursor = user.cursor
-        fresh: list[Verification]
-        if cursor is None:  # a key without a stored cursor: its first poll sets the baseline
-            found = matcher.newest(entries) if matcher is not None else None
-            if user.since is not None:
-                cursor = Cursor(user.since, ())
-                fresh = new_entries(entries, cursor)
-            elif found is not None:
-                fresh, cursor = [found], baseline([e for e in entries if e is not found])
-            else:
-                fresh, cursor = [], baseline(entries)
+        fresh, cursor, done = plan_delivery(entries, user.cursor, matcher, user.since)
+        if done:
+            return True  # granted and delivered before (an earlier run of this key)
+        if user.cursor is None:
             user.cursor = cursor
             if not fresh:
                 await self._store.save(user.key, cursor)
-        else:
-            fresh = new_entries(entries, cursor)
-            if not fresh and matcher is not None and matcher.newest(entries) is not None:
-                return True  # granted and delivered before (an earlier run of this key)
         done = False
         for entry in fresh:
             awaited = matcher is not None and matcher.matches(entry.current_level)
