@@ -1,4 +1,5 @@
-"""Learn when levels are granted: ``LevelWatcher`` for many users, cursor stores, events.
+"""Learn when levels are granted: ``LevelWatcher`` for many users, cursor stores, events,
+and fleets of workers sharing the users through Redis (``FleetRegistry``, ``FleetWatcher``).
 
 See docs/watch.md. (One user: ``client.verifications.wait_for_level``.)
 """
@@ -6,6 +7,7 @@ See docs/watch.md. (One user: ``client.verifications.wait_for_level``.)
 from .._levels import Cursor, PollPolicy
 from .bucket import TokenBucket
 from .events import LevelGranted
+from .fleet import FleetRegistry, FleetWatcher, event_from_stream
 from .store import CursorStore, MemoryCursorStore, RedisCursorStore
 from .watcher import WATCH_POLICY, LevelWatcher
 
@@ -13,10 +15,13 @@ __all__ = [
     "WATCH_POLICY",
     "Cursor",
     "CursorStore",
+    "FleetRegistry",
+    "FleetWatcher",
     "LevelGranted",
     "LevelWatcher",
     "MemoryCursorStore",
     "PollPolicy",
     "RedisCursorStore",
     "TokenBucket",
+    "event_from_stream",
 ]
