@@ -1,4 +1,4 @@
-"""The WorkerSettings the fleet test's arq worker processes run (``arq fleet_worker.WorkerSettings``).
+"""The settings the fleet test's arq worker processes run: ``arq fleet_worker.WorkerSettings``.
 
 Settings come from the environment the test sets. Tokens are resolved from a JSON file the
 test writes (key -> token): credentials never sit in Redis.

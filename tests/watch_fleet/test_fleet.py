@@ -51,7 +51,7 @@ def sandbox_root(tmp_path: Path) -> Iterator[str]:
             "--no-throttle",
             "--scenario",
             str(path),
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -94,10 +94,10 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
     redis_url: str, redis_client: Any, sandbox_root: str, tmp_path: Path
 ) -> None:
     base_url = sandbox_root + "/api"
-    async with aiohttp.ClientSession() as http:
-        async with http.post(sandbox_root + "/_sandbox/users", json={"count": USERS}) as resp:
-            assert resp.status == 201
-            users = (await resp.json())["users"]
+    users_url = sandbox_root + "/_sandbox/users"
+    async with aiohttp.ClientSession() as http, http.post(users_url, json={"count": USERS}) as r:
+        assert r.status == 201
+        users = (await r.json())["users"]
     tokens = {u["email"]: u["access_token"] for u in users}
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps(tokens))
@@ -148,7 +148,7 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
     finally:
         for proc in workers:
             stop(proc)
-    logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in tmp_path.glob("worker-*"))
+    logs = _logs(tmp_path)
     assert Counter(e.key for _, e in events) == Counter(list(tokens)), logs
     assert all(e.awaited for _, e in events)
     assert all(e.current_level and e.current_level.name == "Level 1" for _, e in events)
@@ -164,3 +164,7 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
 
 async def _zero(registry: FleetRegistry) -> bool:
     return await registry.count() == 0
+
+
+def _logs(directory: Path) -> str:
+    return "\n".join(p.read_text(errors="replace")[-2000:] for p in directory.glob("worker-*"))

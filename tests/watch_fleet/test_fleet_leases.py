@@ -52,7 +52,7 @@ async def test_lapsed_leases_never_deliver_twice(redis_client: Any) -> None:
                     tick=0.01,
                     max_rps=1000,
                     concurrency=4,
-                )  # fmt: skip
+                )
                 for _ in range(3)
             ]
             tasks = [asyncio.create_task(w.run()) for w in watchers]
