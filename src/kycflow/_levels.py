@@ -113,8 +113,9 @@ class LevelMatcher:
 
     def check_known(self, known: Iterable[str | Level]) -> None:
         """Raise ``UnknownLevelError`` unless the awaited level is in ``known``."""
-        names = [k.name if isinstance(k, Level) else str(k) for k in known]
-        ids = {k.id for k in known if isinstance(k, Level)} if not isinstance(known, str) else set()
+        items = [known] if isinstance(known, str) else list(known)
+        names = [k.name if isinstance(k, Level) else str(k) for k in items]
+        ids = {k.id for k in items if isinstance(k, Level)}
         if self.name is not None and self.name not in {_norm(n) for n in names}:
             raise UnknownLevelError(
                 f"unknown level {self.label!r}; levels known: {', '.join(names) or 'none'}",

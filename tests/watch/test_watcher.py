@@ -291,3 +291,48 @@ async def test_concurrency_is_bounded_and_one_pool_serves_every_user() -> None:
         await runner.cleanup()
     assert peak == 3
     assert len(peers) <= 3  # three connections, reused across users
+
+
+async def test_more_grants_than_a_page_between_two_polls_are_all_delivered() -> None:
+    from datetime import timedelta
+
+    from aiohttp import web
+
+    from kycflow.watch import Cursor
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    history = [
+        {
+            "id": i,
+            "currentLevel": {"id": i, "name": f"Level {i}"},
+            "previousLevel": {"id": i - 1, "name": f"Level {i - 1}"} if i > 1 else None,
+            "createTime": (start + timedelta(seconds=i)).isoformat(),
+        }
+        for i in range(1, 46)
+    ]
+
+    async def handler(request: web.Request) -> web.Response:
+        limit, offset = int(request.query["limit"]), int(request.query.get("offset", "0"))
+        newest_first = list(reversed(history))
+        return web.json_response(
+            {"total": len(history), "data": newest_first[offset : offset + limit]}
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/v2/my/verifications", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    store = MemoryCursorStore()
+    store.cursors["k"] = Cursor(start + timedelta(seconds=3), (3,))  # delivered up to entry 3
+    got: list[LevelGranted] = []
+    try:
+        async with kycflow.Client(f"http://127.0.0.1:{runner.addresses[0][1]}/api") as client:
+            async with LevelWatcher(client, store=store, poll=FAST, on_grant=got.append) as w:
+                w.add("k", kycflow.BearerToken("t"), level="Level 45")
+                await asyncio.wait_for(w.join(), 5)
+            assert w.requests == 3  # 42 new entries: three pages of 20
+    finally:
+        await runner.cleanup()
+    assert [e.verification.id for e in got] == list(range(4, 46))
+    assert got[-1].awaited

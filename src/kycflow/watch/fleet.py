@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .._constants import LEVEL_HISTORY_PAGE, WATCH_CONCURRENCY, WATCH_MAX_RPS
+from .._constants import WATCH_CONCURRENCY, WATCH_MAX_RPS
 from .._levels import (
     Cursor,
     LevelMatcher,
@@ -43,7 +43,7 @@ from ..errors import APIError, ConfigurationError, CursorStoreError
 from ..models import Level, Verification
 from .bucket import TokenBucket
 from .events import LevelGranted
-from .watcher import WATCH_POLICY
+from .watcher import WATCH_POLICY, read_new
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -353,11 +353,11 @@ class FleetWatcher:
         expected = stored.decode() if isinstance(stored, bytes) else (stored or "")
         cursor = Cursor.from_dict(json.loads(expected)) if expected else None
         await self._bucket.acquire()
-        self.requests += 1
-        page = await self._client.with_auth(auth).verifications.list(
-            limit=LEVEL_HISTORY_PAGE, sort_by="createTime", sort_order="desc", max_retries=0
+        entries, pages = await read_new(
+            self._client.with_auth(auth), cursor, self._bucket.acquire, {"max_retries": 0}
         )
-        fresh, start, done = plan_delivery(page.data, cursor, matcher, since)
+        self.requests += pages
+        fresh, start, done = plan_delivery(entries, cursor, matcher, since)
         if done:
             return True
         if cursor is None and not fresh:

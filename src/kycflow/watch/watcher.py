@@ -21,6 +21,7 @@ from typing import Any, Self
 
 from .._constants import (
     LEVEL_HISTORY_PAGE,
+    LEVEL_HISTORY_SCAN_PAGES,
     WATCH_CONCURRENCY,
     WATCH_MAX_RPS,
     WATCH_POLL_FACTOR,
@@ -35,6 +36,7 @@ from .._levels import (
     PollPolicy,
     advance,
     is_transient,
+    new_entries,
     plan_delivery,
 )
 from .._logging import get_logger
@@ -306,14 +308,11 @@ class LevelWatcher:
         if user.cursor is None:
             user.cursor = await self._store.load(user.key)
         view = self._client.with_auth(user.auth)
-        self.requests += 1
-        page = await view.verifications.list(
-            limit=LEVEL_HISTORY_PAGE,
-            sort_by="createTime",
-            sort_order="desc",
-            **self._request_options,
+        entries, pages = await read_new(
+            view, user.cursor, self._bucket.acquire, self._request_options
         )
-        return page.data
+        self.requests += pages
+        return entries
 
     async def _failed(self, user: _Watched, exc: KycflowError) -> None:
         transient = isinstance(exc, CursorStoreError) or is_transient(exc)
@@ -366,3 +365,37 @@ class LevelWatcher:
 async def _maybe_await(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result
+
+
+async def read_new(
+    view: Client,
+    cursor: Cursor | None,
+    acquire: Callable[[], Awaitable[None]],
+    options: dict[str, Any],
+) -> tuple[list[Verification], int]:
+    """The newest history page, and further pages while every entry on one is new (more grants
+    than a page between two polls), so none is skipped; ``(entries, pages read)``.
+
+    The first page's rate token is the caller's; ``acquire`` takes one for each further page.
+    """
+    entries: list[Verification] = []
+    offset = pages = 0
+    while True:
+        if pages:
+            await acquire()
+        page = await view.verifications.list(
+            limit=LEVEL_HISTORY_PAGE,
+            offset=offset,
+            sort_by="createTime",
+            sort_order="desc",
+            **options,
+        )
+        pages += 1
+        entries.extend(page.data)
+        offset += len(page.data)
+        if cursor is None or not page.data or offset >= page.total:
+            return entries, pages
+        if pages >= LEVEL_HISTORY_SCAN_PAGES or len(new_entries(page.data, cursor)) < len(
+            page.data
+        ):
+            return entries, pages  # this page reaches the cursor (or the scan's limit)
