@@ -6,14 +6,16 @@ seconds after its wizard ends. Each round creates ``--users`` users, runs their 
 wizards, then watches them all until every grant has been seen:
 
 - ``watcher``: ``kycflow.LevelWatcher(max_rps=--cap)``, adaptive polling (2 s after the wizard,
-  x1.5 up to 60 s), awaiting "Level 1";
+  x1.5 up to 60 s), awaiting "Level 1" (the users are added when all wizards are done);
 - ``round-robin``: the baseline an integrator writes by hand: every user in turn, one request
   per ``1/cap`` seconds, until each has its level.
 
 Requests are timed as the client sends them (an aiohttp trace on the one session): "max/s" is
 the most sent in any one-second window, to compare with the cap. Delay: from the sandbox's
-grant time (its review log) to the event. Memory: peak RSS while watching minus RSS just before
-the users were added (their tokens already in memory), per user. Rounds alternate the two.
+grant time (its review log) to the event, for grants made once the watch had begun. Rounds
+alternate the two. Memory, in a last phase: a fresh watcher over ``--users`` new users (no level
+awaited), once each has been polled: traced allocations and RSS growth per watched user, from
+just before the users were added (their tokens already in memory).
 
     python benchmarks/watch.py                      # 10,000 users, cap 400/s
     python benchmarks/watch.py --users 2000 --cap 200 --rounds 2
@@ -166,10 +168,13 @@ async def one_round(
     ):
         reviews = (await resp.json())["decided"]
     granted_at = {r["email"]: r["at"] for r in reviews if r["decision"] == "grant"}
-    delays = sorted(
-        seen[i] - granted_at[e] for i, e in enumerate(emails) if e in granted_at and i in seen
-    )
+    # Grants made before the watch began wait for it, not for a poll: left out of the delays.
     early = sum(1 for e in emails if granted_at.get(e, started) < started)
+    delays = sorted(
+        seen[i] - granted_at[e]
+        for i, e in enumerate(emails)
+        if e in granted_at and i in seen and granted_at[e] >= started
+    )
     return {
         "kind": kind,
         "users": users,

@@ -336,3 +336,18 @@ async def test_more_grants_than_a_page_between_two_polls_are_all_delivered() -> 
         await runner.cleanup()
     assert [e.verification.id for e in got] == list(range(4, 46))
     assert got[-1].awaited
+
+
+async def test_registration_may_be_awaited_and_the_watcher_iterated() -> None:
+    async with Sandbox() as sb:
+        user = sb.create_user()
+        async with client_for(sb) as client:
+            await finish_wizard(client, user.access_token)
+            async with LevelWatcher(client, poll=FAST) as watcher:
+                assert await watcher.add("k", kycflow.BearerToken(user.access_token)) is None
+                await watcher.add("j", kycflow.BearerToken(user.access_token), level="Level 1")
+                assert await watcher.remove("k") is True
+                assert not watcher.remove("k")
+                async for event in watcher:
+                    assert event.key == "j"
+                    break

@@ -14,7 +14,7 @@ import heapq
 import inspect
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -51,11 +51,30 @@ from .store import CursorStore, MemoryCursorStore
 __all__ = ["WATCH_POLICY", "LevelWatcher"]
 
 WATCH_POLICY = PollPolicy(WATCH_POLL_INITIAL, WATCH_POLL_FACTOR, WATCH_POLL_MAX, 0.2)
-"""The watcher's default schedule: 5 s after a wizard ends, doubling up to an hour."""
+"""The watcher's default schedule: 5 s after a wizard ends, x1.5 per empty poll, up to an hour."""
 
 GrantCallback = Callable[[LevelGranted], Awaitable[None] | None]
 ErrorCallback = Callable[[str, KycflowError], Awaitable[None] | None]
 _log = get_logger()
+
+
+class Done:
+    """The result of ``add``, ``touch`` and ``remove``: already done, and awaitable as well."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator that finishes at once: ``await`` gives ``value``
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 @dataclass(slots=True, eq=False)
@@ -139,11 +158,14 @@ class LevelWatcher:
         *,
         level: LevelRef | None = None,
         since: datetime | None = None,
-    ) -> None:
+    ) -> Done:
         """Watch the user holding ``auth`` under ``key`` (re-adding replaces auth and level and
         polls soon again). ``level``: stop watching once it is granted (an entry already there
         is delivered once). ``since``: on a key without a cursor, entries from then on are new
-        (default: only those after the first poll, or the awaited level's)."""
+        (default: only those after the first poll, or the awaited level's).
+
+        Takes effect at once; the result may be awaited (``await watcher.add(...)``) by code
+        that treats registration as asynchronous."""
         if not isinstance(key, str) or not key:
             raise ConfigurationError("key must be a non-empty string")
         if not isinstance(auth, Auth):
@@ -157,23 +179,25 @@ class LevelWatcher:
         else:
             user.auth, user.matcher, user.since = auth, matcher, since
         self._idle.clear()
-        self.touch(key)
+        return self.touch(key)
 
-    def touch(self, key: str) -> None:
+    def touch(self, key: str) -> Done:
         """Poll ``key`` soon and often again (its wizard just ended); KeyError if unknown."""
         user = self._users[key]
         user.empty = 0
         self._schedule(user, 0.0)
+        return Done(None)
 
-    def remove(self, key: str) -> bool:
-        """Stop watching ``key`` (its cursor stays in the store); False if it was not watched."""
+    def remove(self, key: str) -> Done:
+        """Stop watching ``key`` (its cursor stays in the store). The result is truthy (and
+        awaits to True) if it was watched."""
         user = self._users.pop(key, None)
         if user is None:
-            return False
+            return Done(False)
         user.generation += 1  # its heap entry is now stale
         if not self._users:
             self._idle.set()
-        return True
+        return Done(True)
 
     def __contains__(self, key: object) -> bool:
         return key in self._users
@@ -222,6 +246,9 @@ class LevelWatcher:
     async def join(self) -> None:
         """Wait until no user is watched (each awaited level granted, or removed)."""
         await self._idle.wait()
+
+    def __aiter__(self) -> AsyncIterator[LevelGranted]:
+        return self.events()
 
     async def events(self) -> AsyncIterator[LevelGranted]:
         """The grants, as they are found; ends when the watcher is closed."""
