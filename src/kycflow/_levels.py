@@ -5,6 +5,7 @@ No I/O here: ``wait_for_level`` and ``LevelWatcher`` are thin loops over these f
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ __all__ = [
     "advance",
     "baseline",
     "check_positive",
+    "is_newest_first",
     "is_transient",
     "levels_in",
     "new_entries",
@@ -149,6 +151,13 @@ class LevelMatcher:
 def _order(entry: Verification) -> tuple[float, int]:
     created = entry.create_time
     return (created.timestamp() if created is not None else float("-inf"), entry.id)
+
+
+def is_newest_first(entries: Sequence[Verification]) -> bool:
+    """True unless the entries' ``createTime`` ever grows down the list: a server that ignored
+    ``sort_order=desc`` has the new entries on its last page, not its first."""
+    times = [e.create_time for e in entries if e.create_time is not None]
+    return all(a >= b for a, b in itertools.pairwise(times))
 
 
 def newest_entry(entries: Iterable[Verification]) -> Verification | None:

@@ -14,6 +14,7 @@ from .._levels import (
     LevelRef,
     PollPolicy,
     check_positive,
+    is_newest_first,
     is_transient,
     levels_in,
     newest_entry,
@@ -42,14 +43,17 @@ class WaitProgress:
 
 async def _read_history(read_page: PageReader, first: bool, remaining: float) -> list[Verification]:
     # The first read scans back for a grant made before the wait began ("one already
-    # there"); later reads need only the newest page, where a new grant appears.
+    # there"); later reads need only the newest page, where a new grant appears (unless the
+    # server ignored the sort order: then the newest are further on).
     entries: list[Verification] = []
     offset = 0
-    for _ in range(LEVEL_HISTORY_SCAN_PAGES if first else 1):
+    for _ in range(LEVEL_HISTORY_SCAN_PAGES):
         page = await read_page(LEVEL_HISTORY_PAGE, offset, remaining)
         entries.extend(page.data)
         offset += len(page.data)
         if not page.data or offset >= page.total:
+            break
+        if not first and is_newest_first(page.data):
             break
     return entries
 

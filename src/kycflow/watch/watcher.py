@@ -35,6 +35,7 @@ from .._levels import (
     LevelRef,
     PollPolicy,
     advance,
+    is_newest_first,
     is_transient,
     new_entries,
     plan_delivery,
@@ -420,9 +421,9 @@ async def read_new(
         pages += 1
         entries.extend(page.data)
         offset += len(page.data)
-        if cursor is None or not page.data or offset >= page.total:
+        if not page.data or offset >= page.total or pages >= LEVEL_HISTORY_SCAN_PAGES:
             return entries, pages
-        if pages >= LEVEL_HISTORY_SCAN_PAGES or len(new_entries(page.data, cursor)) < len(
-            page.data
-        ):
-            return entries, pages  # this page reaches the cursor (or the scan's limit)
+        if not is_newest_first(page.data):
+            continue  # the server ignored sort_order: the newest entries are further on
+        if cursor is None or len(new_entries(page.data, cursor)) < len(page.data):
+            return entries, pages  # this page reaches the cursor
