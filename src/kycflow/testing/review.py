@@ -9,7 +9,7 @@ so no timer runs and a grant's ``createTime`` is exactly when it fell due.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -119,25 +119,48 @@ class ReviewDesk:
         self.refusals.pop(email, None)
         return pending
 
-    def due(self, email: str, now: float) -> PendingReview | None:
-        """The user's pending review if its time has come (removed from the queue)."""
+    def settle(self, email: str, now: float, grant: Callable[[float], None]) -> None:
+        """Decide the user's pending review if its time has come (``grant(at)`` grants)."""
         pending = self.pending.get(email)
         if pending is None or pending.due is None or pending.due > now:
-            return None
-        return self.pending.pop(email)
+            return
+        del self.pending[email]
+        self._decide(pending, pending.decision, None, pending.due, grant)
 
-    def take(self, email: str) -> PendingReview | None:
-        """The user's pending review, whatever its due time (for an admin decision)."""
-        return self.pending.pop(email, None)
+    def decide(
+        self,
+        email: str,
+        decision: str,
+        reason: str | None,
+        now: float,
+        grant: Callable[[float], None],
+    ) -> ReviewRecord:
+        """An admin's decision on the user's pending review, now (KeyError if none)."""
+        if decision not in ("grant", "refuse"):
+            raise ValueError("decision must be 'grant' or 'refuse'")
+        pending = self.pending.pop(email, None)
+        if pending is None:
+            raise KeyError(f"no review pending for {email}")
+        return self._decide(pending, decision, reason, now, grant)
 
-    def record(self, pending: PendingReview, decision: str, reason: str | None, at: float) -> None:
-        """Log a decision; a refusal's reason is shown by the user's next wizard."""
+    def _decide(
+        self,
+        pending: PendingReview,
+        decision: str,
+        reason: str | None,
+        at: float,
+        grant: Callable[[float], None],
+    ) -> ReviewRecord:
+        if decision == "grant":
+            grant(at)
+            reason = None
+        else:
+            reason = reason or self.review.reason
+            self.refusals[pending.email] = reason  # shown by the user's next wizard
         p = pending
-        self.decided.append(
-            ReviewRecord(p.email, p.procedure, decision, reason, p.completed_at, at)
-        )
-        if decision == "refuse" and reason is not None:
-            self.refusals[pending.email] = reason
+        record = ReviewRecord(p.email, p.procedure, decision, reason, p.completed_at, at)
+        self.decided.append(record)
+        return record
 
     def clear(self) -> None:
         """Forget every review."""

@@ -266,43 +266,21 @@ class Sandbox:
     # ---- reviews (see review.py and docs/sandbox.md) -------------------------------------
 
     def _complete_procedure(self, user: SandboxUser, procedure: str, now: float) -> None:
-        """The last step was committed: queue its review and decide it now if it is due."""
+        """The last step was committed: queue its review (decided now if it is due at once)."""
         self.reviews.open(user.email, procedure, now)
         self._settle_review(user, now)
 
     def _settle_review(self, user: SandboxUser, now: float) -> None:
-        pending = self.reviews.due(user.email, now)
-        if pending is not None:
-            self._decide(user, pending, pending.decision, None, pending.due or now)
-
-    def _decide(
-        self,
-        user: SandboxUser,
-        pending: PendingReview,
-        decision: Decision,
-        reason: str | None,
-        at: float,
-    ) -> ReviewRecord:
-        if decision == "grant":
-            self._grant_next_level(user, at)
-            reason = None
-        else:
-            reason = reason or self.scenario.review.reason
-        self.reviews.record(pending, decision, reason, at)
-        return self.reviews.decided[-1]
+        self.reviews.settle(user.email, now, lambda at: self._grant_next_level(user, at))
 
     def decide(
         self, user: UserRef, decision: Decision = "grant", reason: str | None = None
     ) -> ReviewRecord:
         """Decide the user's pending review now (``"grant"`` or ``"refuse"`` with a reason);
         KeyError when none is pending."""
-        if decision not in ("grant", "refuse"):
-            raise ValueError("decision must be 'grant' or 'refuse'")
         found = self.user(user)
-        pending = self.reviews.take(found.email)
-        if pending is None:
-            raise KeyError(f"no review pending for {found.email}")
-        return self._decide(found, pending, decision, reason, time.time())
+        grant = lambda at: self._grant_next_level(found, at)  # noqa: E731
+        return self.reviews.decide(found.email, decision, reason, time.time(), grant)
 
     def pending_reviews(self) -> list[PendingReview]:
         """Completed procedures still awaiting their decision."""
