@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import stop
+from fleetkit import stop
 
 import kycflow
 from kycflow.testing import Scenario

@@ -22,13 +22,8 @@ from .._levels import PollPolicy
 from ..client import Client
 from ..errors import ConfigurationError
 from ..watch.events import LevelGranted
-from ..watch.fleet import (
-    DEFAULT_PREFIX,
-    AuthResolver,
-    FleetRegistry,
-    FleetWatcher,
-    default_resolve_auth,
-)
+from ..watch.fleet import FleetWatcher
+from ..watch.registry import DEFAULT_PREFIX, AuthResolver, FleetRegistry, default_resolve_auth
 from ..watch.watcher import WATCH_POLICY
 
 __all__ = ["ADD_FUNCTION", "CTX_KEY", "enqueue_watch", "make_watch_worker_settings", "watch_user"]

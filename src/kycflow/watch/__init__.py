@@ -7,7 +7,8 @@ See docs/watch.md. (One user: ``client.verifications.wait_for_level``.)
 from .._levels import Cursor, PollPolicy
 from .bucket import TokenBucket
 from .events import LevelGranted
-from .fleet import FleetRegistry, FleetWatcher, event_from_stream
+from .fleet import FleetWatcher
+from .registry import FleetRegistry, event_from_stream
 from .store import CursorStore, MemoryCursorStore, RedisCursorStore
 from .watcher import WATCH_POLICY, LevelWatcher
 

@@ -14,14 +14,12 @@ import heapq
 import inspect
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
 from .._constants import (
-    LEVEL_HISTORY_PAGE,
-    LEVEL_HISTORY_SCAN_PAGES,
     WATCH_CONCURRENCY,
     WATCH_MAX_RPS,
     WATCH_POLL_FACTOR,
@@ -35,9 +33,7 @@ from .._levels import (
     LevelRef,
     PollPolicy,
     advance,
-    is_newest_first,
     is_transient,
-    new_entries,
     plan_delivery,
 )
 from .._logging import get_logger
@@ -45,6 +41,7 @@ from ..auth import Auth
 from ..client import Client
 from ..errors import APIError, ConfigurationError, CursorStoreError, KycflowError
 from ..models import Level, Verification
+from ._reading import Done, read_new
 from .bucket import TokenBucket
 from .events import LevelGranted
 from .store import CursorStore, MemoryCursorStore
@@ -57,25 +54,6 @@ WATCH_POLICY = PollPolicy(WATCH_POLL_INITIAL, WATCH_POLL_FACTOR, WATCH_POLL_MAX,
 GrantCallback = Callable[[LevelGranted], Awaitable[None] | None]
 ErrorCallback = Callable[[str, KycflowError], Awaitable[None] | None]
 _log = get_logger()
-
-
-class Done:
-    """The result of ``add``, ``touch`` and ``remove``: already done, and awaitable as well."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __bool__(self) -> bool:
-        return bool(self.value)
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.value
-        yield  # a generator that finishes at once: ``await`` gives ``value``
-
-    def __repr__(self) -> str:
-        return repr(self.value)
 
 
 @dataclass(slots=True, eq=False)
@@ -393,37 +371,3 @@ class LevelWatcher:
 async def _maybe_await(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result
-
-
-async def read_new(
-    view: Client,
-    cursor: Cursor | None,
-    acquire: Callable[[], Awaitable[None]],
-    options: dict[str, Any],
-) -> tuple[list[Verification], int]:
-    """The newest history page, and further pages while every entry on one is new (more grants
-    than a page between two polls), so none is skipped; ``(entries, pages read)``.
-
-    The first page's rate token is the caller's; ``acquire`` takes one for each further page.
-    """
-    entries: list[Verification] = []
-    offset = pages = 0
-    while True:
-        if pages:
-            await acquire()
-        page = await view.verifications.list(
-            limit=LEVEL_HISTORY_PAGE,
-            offset=offset,
-            sort_by="createTime",
-            sort_order="desc",
-            **options,
-        )
-        pages += 1
-        entries.extend(page.data)
-        offset += len(page.data)
-        if not page.data or offset >= page.total or pages >= LEVEL_HISTORY_SCAN_PAGES:
-            return entries, pages
-        if not is_newest_first(page.data):
-            continue  # the server ignored sort_order: the newest entries are further on
-        if cursor is None or len(new_entries(page.data, cursor)) < len(page.data):
-            return entries, pages  # this page reaches the cursor
