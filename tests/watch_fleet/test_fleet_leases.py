@@ -94,3 +94,30 @@ async def test_the_registry_refuses_raw_tokens_and_bad_levels(redis_client: Any)
     assert await registry.remove("k")
     assert not await registry.remove("k")
     assert b"secret" not in b"".join(await redis_client.keys("*"))
+
+
+async def test_the_arq_job_registers_and_enqueue_refuses_raw_tokens(
+    redis_client: Any, redis_url: str
+) -> None:
+    from arq.connections import RedisSettings, create_pool
+
+    from kycflow.integrations.arq_watch import (
+        ADD_FUNCTION,
+        enqueue_watch,
+        make_watch_worker_settings,
+        watch_user,
+    )
+
+    await watch_user({"redis": redis_client}, "k", {"user": "x"}, "Level 1")
+    assert await FleetRegistry(redis_client).count() == 1
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        with pytest.raises(kycflow.ConfigurationError, match="raw token"):
+            await enqueue_watch(pool, "j", {"token": "secret"})
+        await enqueue_watch(pool, "j", {"user": "y"}, level=2)
+        queued = await pool.queued_jobs()
+        assert [(j.function, j.args) for j in queued] == [(ADD_FUNCTION, ("j", {"user": "y"}, 2))]
+    finally:
+        await pool.aclose()
+    settings = make_watch_worker_settings(base_url="http://127.0.0.1:1/api", redis=redis_url)
+    assert [f.name for f in settings.functions] == [ADD_FUNCTION]  # type: ignore[attr-defined]
