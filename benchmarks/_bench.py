@@ -72,6 +72,7 @@ def sandbox_process(
     cpus: set[int] | None = None,
     max_upload_bytes: int | None = None,
     faults: dict[str, Any] | None = None,
+    scenario: str | Path | None = None,
 ) -> Iterator[SandboxProcess]:
     """Start the sandbox in a child process (free port), yield it, stop it (SIGTERM, then kill)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "serve"]
@@ -79,6 +80,8 @@ def sandbox_process(
         cmd += ["--max-upload-bytes", str(max_upload_bytes)]
     if faults is not None:
         cmd += ["--faults", json.dumps(faults)]
+    if scenario is not None:
+        cmd += ["--scenario", str(scenario)]
 
     def preexec() -> None:
         if cpus:
@@ -220,11 +223,13 @@ def _serve(argv: Sequence[str]) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--max-upload-bytes", type=int, default=25 * 1024 * 1024)
     parser.add_argument("--faults", default=None, help="Faults.from_dict JSON")
+    parser.add_argument("--scenario", default=None, help="a scenario file (JSON or TOML)")
     args = parser.parse_args(argv)
     faults = Faults.from_dict(json.loads(args.faults)) if args.faults else Faults()
     serve(
         "127.0.0.1",
         args.port,
+        args.scenario,
         faults=faults,
         max_upload_bytes=args.max_upload_bytes,
         keep_requests=False,  # counts only: a request log would grow with every benchmark flow

@@ -14,6 +14,9 @@ How it is built:
   ``WizardRunner`` over them (a ``CallableProvider`` around a ``MemoryProvider``).
 - ``GET /kyc/{user}/progress`` shows live progress by polling ``GET /kyc/{user}/status``, a JSON
   view fed by the runner's ``on_event``.
+- After the wizard, an admin reviews the documents: one ``kycflow.LevelWatcher`` for the whole
+  app watches every user whose wizard ended, and the progress page shows the granted level
+  live when the watcher's ``LevelGranted`` event arrives (the API sends no webhooks).
 
 The wizard reveals one step at a time, so the app cannot know up front every document it will
 need: when the runner stops at a step nobody uploaded files for (``MissingDocumentError``), the
@@ -30,11 +33,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import html
 import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -61,6 +66,7 @@ class KycSession:
     requested: list[dict[str, Any]] = field(default_factory=list)
     committed: int = 0  # steps committed by earlier runs: each run counts its steps from 1
     task: asyncio.Task[None] | None = None
+    level: str | None = None  # the level granted after the wizard (None: under review)
 
     def status(self) -> dict[str, Any]:
         """What the progress page polls."""
@@ -70,6 +76,7 @@ class KycSession:
             "requested": self.requested,
             "types": {str(k): v for k, v in self.type_names.items()},
             "events": self.events,
+            "level": self.level,
         }
 
 
@@ -77,6 +84,9 @@ BASE_URL = web.AppKey("base_url", str)
 TOKEN_FOR_USER: web.AppKey[TokenForUser] = web.AppKey("token_for_user")
 CLIENT = web.AppKey("client", kycflow.Client)
 SESSIONS = web.AppKey("sessions", dict[str, KycSession])
+WATCHER = web.AppKey("watcher", kycflow.LevelWatcher)
+# How often the watcher polls a user whose wizard just ended, backing off to a minute.
+WATCH_POLL = kycflow.PollPolicy(initial=1.0, factor=1.5, maximum=60.0)
 
 
 def create_app(base_url: str, token_for_user: TokenForUser) -> web.Application:
@@ -98,7 +108,19 @@ async def _client_context(app: web.Application) -> AsyncIterator[None]:
     # One client, one connection pool, for every user of the app.
     async with kycflow.Client(app[BASE_URL]) as client:
         app[CLIENT] = client
-        yield
+        sessions = app[SESSIONS]
+
+        def on_grant(event: kycflow.LevelGranted) -> None:
+            if event.previous_level is None:
+                return  # the account's initial level (same second as the run's start)
+            level = event.current_level
+            sessions.setdefault(event.key, KycSession()).level = level.name if level else "?"
+            watcher.remove(event.key)  # one grant is what the page waits for
+
+        watcher = kycflow.LevelWatcher(client, on_grant=on_grant, poll=WATCH_POLL, max_rps=5)
+        app[WATCHER] = watcher
+        async with watcher:
+            yield
         tasks = [s.task for s in app[SESSIONS].values() if s.task and not s.task.done()]
         for task in tasks:
             task.cancel()
@@ -250,6 +272,8 @@ async def _drive(app: web.Application, user: str, session: KycSession) -> None:
         return await memory.documents_for(doc_type)
 
     offset = session.committed
+    # createTime is to the second: a grant in the same second as the start still counts.
+    started = datetime.now(UTC).replace(microsecond=0)
 
     def on_event(event: kycflow.WizardEvent) -> None:
         data = event.to_dict()
@@ -275,6 +299,10 @@ async def _drive(app: web.Application, user: str, session: KycSession) -> None:
         session.files.clear()  # let the user choose other files
     else:
         session.state = "complete"
+        session.level = None
+        # The review follows: watch for the grant from the start of this run on.
+        if client.auth is not None:
+            app[WATCHER].add(user, client.auth, since=started)
 
 
 async def status(request: web.Request) -> web.Response:
@@ -308,10 +336,15 @@ function render(s) {
   }));
   const status = document.getElementById('status');
   const next = document.getElementById('next');
+  const level = document.getElementById('level');
   next.hidden = true;
+  level.hidden = s.state !== 'complete';
   if (s.state === 'running') { status.textContent = 'Verifying…'; status.className = ''; }
   else if (s.state === 'complete') {
     status.textContent = 'Verification complete'; status.className = 'done';
+    level.textContent = s.level ? `Level granted: ${s.level}` : 'Waiting for the review…';
+    level.className = s.level ? 'done' : '';
+    return !s.level;  // keep polling until the level arrives
   } else if (s.state === 'needs_documents') {
     const names = s.requested.map(t => t.description || `type ${t.id}`).join(' or ');
     status.textContent = `More documents needed: ${names}`; status.className = '';
@@ -338,7 +371,7 @@ async def progress_page(request: web.Request) -> web.Response:
     """Live progress, polled from the status endpoint."""
     user = _user(request)
     body = (
-        "<h2 id='status'>Verifying…</h2><ol id='events'></ol>"
+        "<h2 id='status'>Verifying…</h2><p id='level' hidden></p><ol id='events'></ol>"
         f"<p><a id='next' class='button' href='/kyc/{user}' hidden>Continue</a></p>"
         f"<script>{_PROGRESS_SCRIPT}</script>"
     )
@@ -350,10 +383,12 @@ async def progress_page(request: web.Request) -> web.Response:
 
 async def serve(port: int) -> None:
     """The sandbox plus the app on loopback, until Ctrl-C."""
-    from kycflow.testing import Sandbox
+    from kycflow.testing import Review, Sandbox, Scenario
 
     kycflow.configure_logging("WARNING")
-    async with Sandbox() as sandbox:
+    # The sandbox's reviewer grants the level a few seconds after the wizard ends.
+    scenario = dataclasses.replace(Scenario.default(), review=Review(delay=3.0))
+    async with Sandbox(scenario) as sandbox:
         tokens: dict[str, str] = {}
 
         def token_for_user(user: str) -> str:

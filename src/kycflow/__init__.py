@@ -4,6 +4,8 @@
 """
 
 from . import events
+from ._document_models import ClientDocument, DocumentPage
+from ._levels import PollPolicy
 from ._logging import configure_logging, redact_processor
 from ._version import __version__
 from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
@@ -21,9 +23,11 @@ from .errors import (
     CheckpointError,
     ConfigurationError,
     ConflictError,
+    CursorStoreError,
     DocumentError,
     KycflowError,
     LeaseLostError,
+    LevelTimeoutError,
     MissingDocumentError,
     NotFoundError,
     OutcomeUnknownError,
@@ -33,6 +37,7 @@ from .errors import (
     RedirectRefusedError,
     RunInProgressError,
     ServerError,
+    UnknownLevelError,
     WizardDeadlineError,
     WizardError,
     WizardStalledError,
@@ -58,7 +63,9 @@ from .models import (
     WizardStep,
 )
 from .providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
+from .resources._level_wait import WaitProgress
 from .runner import StepResult, TypePolicy, WizardResult, WizardRunner
+from .watch import LevelGranted, LevelWatcher
 
 __all__ = [
     "APIConnectionError",
@@ -77,12 +84,15 @@ __all__ = [
     "CheckpointError",
     "CheckpointStore",
     "Client",
+    "ClientDocument",
     "Completed",
     "ConfigurationError",
     "ConflictError",
+    "CursorStoreError",
     "DirectoryProvider",
     "Document",
     "DocumentError",
+    "DocumentPage",
     "DocumentType",
     "Failed",
     "FileProvider",
@@ -90,12 +100,16 @@ __all__ = [
     "KycflowError",
     "LeaseLostError",
     "Level",
+    "LevelGranted",
+    "LevelTimeoutError",
+    "LevelWatcher",
     "MemoryCheckpointStore",
     "MemoryProvider",
     "MissingDocumentError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "PollPolicy",
     "ProtocolError",
     "RateLimitError",
     "Reason",
@@ -112,9 +126,11 @@ __all__ = [
     "Token",
     "TokenPair",
     "TypePolicy",
+    "UnknownLevelError",
     "UploadConfig",
     "Verification",
     "VerificationPage",
+    "WaitProgress",
     "WizardDeadlineError",
     "WizardError",
     "WizardEvent",

@@ -53,3 +53,18 @@ DEFAULT_SETTLE_DELAY = 1.0
 # The version of every JSON shape kycflow emits (``to_dict()``, ``--json``, batch and arq
 # results). Adding a field keeps it; renaming, removing or retyping one bumps it.
 JSON_SCHEMA_VERSION = 1
+
+# Waiting for a level (wait_for_level, LevelWatcher). Seconds. Polls start often and back off;
+# jitter only shortens a delay, so a grant is seen within one interval.
+LEVEL_POLL_INITIAL = 1.0
+LEVEL_POLL_FACTOR = 1.5
+LEVEL_POLL_MAX = 60.0
+LEVEL_POLL_JITTER = 0.1
+LEVEL_HISTORY_PAGE = 20
+LEVEL_HISTORY_SCAN_PAGES = 20
+WATCH_POLL_INITIAL = 5.0
+WATCH_POLL_FACTOR = 1.5
+WATCH_POLL_MAX = 3600.0
+WATCH_MAX_RPS = 50.0
+WATCH_CONCURRENCY = 50
+WATCH_QUEUE_SIZE = 1000

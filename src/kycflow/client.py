@@ -35,6 +35,7 @@ from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, Sessio
 from .coordination import RequestCoordinator
 from .errors import ConfigurationError
 from .flow_control import RetryBudget
+from .resources.documents import Documents
 from .resources.files import Files
 from .resources.verifications import Verifications
 from .resources.wizard import Wizard
@@ -100,7 +101,7 @@ class Client:
     Use it as an async context manager (or ``await client.aclose()``). It owns one aiohttp
     session, created on the first request, unless ``session`` is given (then it never closes
     it). ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
-    The endpoints are grouped under ``verifications``, ``wizard`` and ``files``.
+    The endpoints are grouped under ``verifications``, ``wizard``, ``files`` and ``documents``.
 
     Flow control is client-wide (shared by every view): ``retry_budget`` (a ``RetryBudget``,
     the AWS SDKs' standard retry quota by default; ``RetryBudget(capacity=None)`` disables it)
@@ -185,6 +186,7 @@ class Client:
         self._verifications = Verifications(self)
         self._wizard = Wizard(self)
         self._files = Files(self)
+        self._documents = Documents(self)
 
     def _view(self, auth: Auth | None, settings: _Settings) -> Client:
         view = object.__new__(type(self))
@@ -217,6 +219,11 @@ class Client:
     def files(self) -> Files:
         """Document uploads: ``upload(path | Document)`` returns the stored path."""
         return self._files
+
+    @property
+    def documents(self) -> Documents:
+        """The client's documents: ``list``, ``iterate``, ``get``, ``create``, ``delete``."""
+        return self._documents
 
     @property
     def base_url(self) -> str:

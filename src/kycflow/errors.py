@@ -17,9 +17,11 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "ConflictError",
+    "CursorStoreError",
     "DocumentError",
     "KycflowError",
     "LeaseLostError",
+    "LevelTimeoutError",
     "MissingDocumentError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -29,6 +31,7 @@ __all__ = [
     "RedirectRefusedError",
     "RunInProgressError",
     "ServerError",
+    "UnknownLevelError",
     "WizardDeadlineError",
     "WizardError",
     "WizardStalledError",
@@ -255,3 +258,48 @@ class WizardStepLimitError(WizardError):
 
 class WizardDeadlineError(WizardError, TimeoutError):
     """The run's overall deadline passed."""
+
+
+class UnknownLevelError(ConfigurationError):
+    """A level name matches none of the levels known (``known``: the names seen or given)."""
+
+    def __init__(self, message: str, *, level: object = None, known: Sequence[str] = ()):
+        super().__init__(message)
+        self.level = level
+        self.known = list(known)
+
+
+class LevelTimeoutError(KycflowError, TimeoutError):
+    """The awaited level was not granted within the timeout.
+
+    ``last_seen`` is the newest history entry seen (a ``Verification``, or None), ``levels_seen``
+    the level names seen in the history, ``polls`` the history reads made and ``last_error`` the
+    last transient error (None if the last read succeeded).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        level: object = None,
+        timeout: float = 0.0,
+        last_seen: Any = None,
+        levels_seen: Sequence[str] = (),
+        polls: int = 0,
+        last_error: BaseException | None = None,
+    ):
+        super().__init__(message)
+        self.level = level
+        self.timeout = timeout
+        self.last_seen = last_seen
+        self.levels_seen = list(levels_seen)
+        self.polls = polls
+        self.last_error = last_error
+
+
+class CursorStoreError(KycflowError):
+    """A watcher's cursor store could not be reached, or holds data that is not a cursor."""
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key

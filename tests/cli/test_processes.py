@@ -28,6 +28,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "Verification complete: 3 step(s) submitted" in out
     assert "Verification history" in out
     assert "Application: 1" in out
+    assert "Level granted: Level 1" in out  # after the sandbox's simulated review
     assert done.stderr == ""
 
 

@@ -44,3 +44,4 @@ def test_worker_verifies_fifty_users_without_duplicates() -> None:
     assert summary["failed"] == "0"
     assert summary["steps"] == "150"
     assert summary["duplicates"] == "0"
+    assert summary["granted"].startswith("50 ")  # each user's level, seen by the watcher

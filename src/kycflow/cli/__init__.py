@@ -1,4 +1,4 @@
-"""The ``kycflow`` command: ``demo``, ``run``, ``batch``, ``history`` and ``sandbox``.
+"""The ``kycflow`` command: ``demo``, ``run``, ``batch``, ``history``, ``watch`` and ``sandbox``.
 
 Each subcommand is a module with ``register(subparsers)``, which adds its parser and sets
 ``handler`` (a function of the parsed arguments returning the exit code). Adding a command is
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import batch, demo, history, run, sandbox
+from . import batch, demo, history, run, sandbox, watch
 from ._errors import EXIT_USAGE, Interrupted, report_error
 from ._logs import configure_cli_logging
 from ._secrets import secrets
@@ -20,12 +20,13 @@ from ._signals import sigterm_as_interrupt
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (demo, run, batch, history, sandbox)
+COMMANDS = (demo, run, batch, history, watch, sandbox)
 
 _EPILOG = """\
 exit codes: 0 done, 1 API or network error (batch: some job failed),
             2 usage or bad local input (nothing was sent),
             3 the wizard needs documents that were not given,
+            4 watch: the level was not granted within --timeout,
             130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 """
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from .._levels import PollPolicy
 from ..client import Client
 from ..providers import DirectoryProvider
 from ..runner import WizardRunner
@@ -24,6 +26,7 @@ from ._secrets import secrets
 __all__ = ["handle", "register", "sample_documents"]
 
 SECOND_FACTOR = "google"
+REVIEW_DELAY = 2.0
 
 
 def register(subparsers: Subparsers) -> None:
@@ -34,7 +37,8 @@ def register(subparsers: Subparsers) -> None:
         description=(
             "Start the sandbox on a free loopback port, sign a new user in (email, password "
             "and a second factor), run the whole wizard with the sample documents shipped in "
-            "the package, and show the verification history."
+            "the package, wait for the sandbox's simulated review to grant the level, and show the "
+            "verification history."
         ),
     )
     add_common_arguments(parser)
@@ -65,10 +69,11 @@ def sample_documents() -> Iterator[Path]:
 
 
 async def _demo() -> None:
-    from ..testing import Sandbox
+    from ..testing import Review, Sandbox, Scenario
 
     console = make_console()
-    async with Sandbox(host="127.0.0.1", port=0) as sandbox:
+    scenario = dataclasses.replace(Scenario.default(), review=Review(delay=REVIEW_DELAY))
+    async with Sandbox(scenario, host="127.0.0.1", port=0) as sandbox:
         user = sandbox.create_user(second_factor=SECOND_FACTOR)
         secrets.add(user.password)
         console.print(f"Sandbox API at [bold]{sandbox.base_url}[/bold]")
@@ -88,5 +93,11 @@ async def _demo() -> None:
                 console.print(f"Documents: {', '.join(sorted(p.name for p in folder.iterdir()))}")
                 with ProgressView(console, provider.describe) as view:
                     await WizardRunner(alice, provider, on_event=view.on_event).run()
+            with console.status(f"Waiting for the sandbox's review (about {REVIEW_DELAY:g} s)"):
+                granted = await alice.verifications.wait_for_level(
+                    "Level 1", timeout=30, poll=PollPolicy(initial=0.5, maximum=1.0)
+                )
+            level = granted.current_level.name if granted.current_level else "?"
+            console.print(f"Level granted: [bold]{level}[/bold] (verification {granted.id})")
             page = await alice.verifications.list(limit=10, sort_by="createTime", sort_order="desc")
         console.print(history_table(page))

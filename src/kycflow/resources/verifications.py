@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Unpack
 
+from .._levels import LevelRef, PollPolicy
 from .._wire import filter_params, page_from_payload, path_segment, verification_from_payload
 from ..errors import ConfigurationError
-from ..models import Verification, VerificationPage
+from ..models import Level, Verification, VerificationPage
+from ._level_wait import WaitProgress, wait_for_level
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..client import Client, RequestOptions
 
 __all__ = ["Verifications"]
@@ -108,4 +112,40 @@ class Verifications:
         )
         return verification_from_payload(
             payload, body=response.body, method="GET", path=ITEM_TEMPLATE
+        )
+
+    async def wait_for_level(
+        self,
+        level: LevelRef,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the wait's own budget, polls included (issue 15's API)
+        poll: PollPolicy | None = None,
+        known_levels: Iterable[str | Level] | None = None,
+        on_poll: Callable[[WaitProgress], None] | None = None,
+        request_options: RequestOptions | None = None,
+    ) -> Verification:
+        """Poll the history until ``level`` (an id, a name or a ``Level``) is granted.
+
+        Returns the entry that granted it (also one granted before the call). Polls back off
+        per ``poll`` (``PollPolicy``) with jitter; transient errors (network, 5xx, 429, garbled
+        replies) are retried until ``timeout`` seconds pass, then ``LevelTimeoutError`` says what
+        was seen. ``known_levels`` makes an unknown level name an ``UnknownLevelError`` at once.
+        ``request_options`` apply to each history read (each is also cut to the time left).
+        See docs/watch.md.
+        """
+
+        async def read_page(limit: int, offset: int, remaining: float) -> VerificationPage:
+            call: RequestOptions = {**(request_options or {})}
+            call["deadline"] = min(remaining, call.get("deadline") or remaining)
+            return await self.list(
+                limit=limit, offset=offset, sort_by="createTime", sort_order="desc", **call
+            )
+
+        return await wait_for_level(
+            read_page,
+            level,
+            timeout=timeout,
+            poll=poll,
+            known_levels=known_levels,
+            on_poll=on_poll,
         )

@@ -7,6 +7,7 @@ from ._state import SandboxUser, SigninThrottle
 from ._thread import run_in_thread
 from .faults import CLASSIC_KINDS, COMMIT_KINDS, Fault, FaultKind, Faults
 from .records import Duplicate, RequestRecord, Submission, UploadRecord
+from .review import PendingReview, Review, ReviewRecord
 from .sandbox import Sandbox
 from .scenario import DocType, LevelSpec, Quirks, Scenario, ScenarioError, Step
 from .serve import serve, serve_async
@@ -20,8 +21,11 @@ __all__ = [
     "FaultKind",
     "Faults",
     "LevelSpec",
+    "PendingReview",
     "Quirks",
     "RequestRecord",
+    "Review",
+    "ReviewRecord",
     "Sandbox",
     "SandboxUser",
     "Scenario",

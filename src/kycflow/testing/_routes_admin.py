@@ -1,7 +1,9 @@
-"""The sandbox's admin API under ``/_sandbox`` (users, records, faults, reset, expiry, scenario)."""
+"""The sandbox's admin API under ``/_sandbox`` (users, records, faults, reset, expiry, scenario,
+reviews)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -94,3 +96,28 @@ class AdminRoutes:
     async def scenario(self, request: web.Request) -> web.StreamResponse:
         """``GET /scenario``: the scenario as data."""
         return web.json_response(self.sb.scenario.to_dict())
+
+    async def review(self, request: web.Request) -> web.StreamResponse:
+        """``POST /review``: decide a user's pending review (``{email, decision, reason}``)."""
+        body = await json_body(request)
+        email = body.get("email")
+        if not isinstance(email, str) or email not in self.sb._users:
+            raise Fail(404, "Not Found", "no such user")
+        decision = body.get("decision", "grant")
+        reason = body.get("reason")
+        if decision not in ("grant", "refuse") or not isinstance(reason, str | None):
+            raise Fail(400, "Bad Request", "decision must be grant or refuse; reason a string")
+        try:
+            record = self.sb.decide(email, decision, reason)
+        except KeyError:
+            raise Fail(409, "Conflict", "no review pending for this user") from None
+        return web.json_response(dataclasses.asdict(record))
+
+    async def reviews(self, request: web.Request) -> web.StreamResponse:
+        """``GET /reviews``: pending reviews and decisions."""
+        return web.json_response(
+            {
+                "pending": [dataclasses.asdict(p) for p in self.sb.pending_reviews()],
+                "decided": [dataclasses.asdict(r) for r in self.sb.review_log()],
+            }
+        )

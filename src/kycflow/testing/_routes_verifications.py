@@ -92,7 +92,8 @@ class VerificationRoutes:
         await self.sb._inject(request, "wizard", user)
         scenario = self.sb.scenario
         if user.procedure is None:
-            if user.level >= len(scenario.levels) - 1:
+            if user.email in self.sb.reviews.pending or user.level >= len(scenario.levels) - 1:
+                # Nothing to submit: the last procedure awaits review, or no level is left.
                 return web.json_response(
                     {
                         "code": 202,
@@ -104,7 +105,11 @@ class VerificationRoutes:
                 )
             user.procedure = str(uuid_mod.uuid4())
             user.step = 0
-        return web.json_response(self._step_envelope(user))
+        envelope = self._step_envelope(user)
+        refusal = self.sb.reviews.refusals.get(user.email)
+        if refusal is not None:  # the last procedure was refused: say why, as the API may
+            envelope["reason"] = refusal
+        return web.json_response(envelope)
 
     async def submit_slash(self, request: web.Request) -> web.StreamResponse:
         """``POST /verifications/``: redirected or served as a submit, per the scenario."""
@@ -171,8 +176,8 @@ class VerificationRoutes:
         )
         if not completed:
             return web.json_response(self._step_envelope(user))
-        sb._grant_next_level(user, now)
         user.procedure = None
+        sb._complete_procedure(user, procedure, now)
         user.step = 0
         return web.json_response(_final_envelope(procedure, sb.scenario.final_workflow))
 

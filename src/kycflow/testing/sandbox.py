@@ -33,11 +33,13 @@ from ._middleware import make_middleware
 from ._render import history_entry, token_json
 from ._routes_admin import AdminRoutes
 from ._routes_auth import AuthRoutes
+from ._routes_documents import DocumentRoutes
 from ._routes_files import FileRoutes
 from ._routes_verifications import VerificationRoutes
 from ._state import DEFAULT_2FA_CODE, SECOND_FACTORS, HistoryEntry, SandboxUser, SigninThrottle
 from .faults import FaultKind, Faults
 from .records import Duplicate, Records, RequestRecord, Submission, UploadRecord
+from .review import Decision, PendingReview, ReviewDesk, ReviewRecord
 from .scenario import Scenario
 
 __all__ = ["Sandbox", "SandboxUser"]
@@ -92,6 +94,8 @@ class Sandbox:
         """Answer a repeated submit as a success (a duplicate, counted) instead of 409, as a
         server that does not refuse repeats would."""
         self.records = Records(len(self.scenario.steps), keep_requests=keep_requests)
+        self.reviews = ReviewDesk(self.scenario.review)
+        self.client_documents: dict[str, dict[int, dict[str, Any]]] = {}
         self._users: dict[str, SandboxUser] = {}
         self._access: dict[str, SandboxUser] = {}
         self._refresh: dict[str, SandboxUser] = {}
@@ -226,12 +230,15 @@ class Sandbox:
         self.user(user).access_expires = 0.0
 
     def level_of(self, user: UserRef) -> int:
-        """The id of the user's current level."""
-        return self.scenario.levels[self.user(user).level].id
+        """The id of the user's current level (a review that fell due is decided first)."""
+        found = self.user(user)
+        self._settle_review(found, time.time())
+        return self.scenario.levels[found.level].id
 
     def history(self, user: UserRef) -> list[dict[str, Any]]:
         """The user's verification history as the API renders it (oldest first)."""
         found = self.user(user)
+        self._settle_review(found, time.time())
         return [history_entry(self.scenario, found, e) for e in found.history]
 
     def _issue(
@@ -263,6 +270,34 @@ class Sandbox:
             )
         )
         user.level += 1
+
+    # ---- reviews (see review.py and docs/sandbox.md) -------------------------------------
+
+    def _complete_procedure(self, user: SandboxUser, procedure: str, now: float) -> None:
+        """The last step was committed: queue its review (decided now if it is due at once)."""
+        self.reviews.open(user.email, procedure, now)
+        self._settle_review(user, now)
+
+    def _settle_review(self, user: SandboxUser, now: float) -> None:
+        self.reviews.settle(user.email, now, lambda at: self._grant_next_level(user, at))
+
+    def decide(
+        self, user: UserRef, decision: Decision = "grant", reason: str | None = None
+    ) -> ReviewRecord:
+        """Decide the user's pending review now (``"grant"`` or ``"refuse"`` with a reason);
+        KeyError when none is pending."""
+        found = self.user(user)
+        grant = lambda at: self._grant_next_level(found, at)  # noqa: E731
+        return self.reviews.decide(found.email, decision, reason, time.time(), grant)
+
+    def pending_reviews(self) -> list[PendingReview]:
+        """Completed procedures still awaiting their decision."""
+        return list(self.reviews.pending.values())
+
+    def review_log(self, user: UserRef | None = None) -> list[ReviewRecord]:
+        """Decided reviews, in decision order."""
+        email = self._email(user)
+        return [r for r in self.reviews.decided if email is None or r.email == email]
 
     # ---- records -----------------------------------------------------------------------------
 
@@ -315,6 +350,8 @@ class Sandbox:
         self._signins.clear()
         self._anon_counts.clear()
         self.records.clear()
+        self.reviews.clear()
+        self.client_documents.clear()
         if self.throttle is not None:
             self.throttle.clear()
 
@@ -338,6 +375,11 @@ class Sandbox:
         add("POST", api + "/verifications", verifications.submit, name="submit")
         add("POST", api + "/verifications/", verifications.submit_slash, name="submit_slash")
         add("POST", api + "/files", files.upload, name="upload")
+        docs = DocumentRoutes(self)
+        add("GET", api + "/documents", docs.list, name="documents")
+        add("POST", api + "/documents", docs.create, name="document_create")
+        add("GET", api + r"/documents/{did:\d+}", docs.get, name="document")
+        add("DELETE", api + r"/documents/{did:\d+}", docs.delete, name="document_delete")
         add("GET", api + "/signin/wizard", auth.signin_wizard, name="signin_wizard")
         add("POST", api + "/signin", auth.signin, name="signin")
         add("POST", api + "/2fa/{kind}", auth.second_factor, name="second_factor")
@@ -351,6 +393,8 @@ class Sandbox:
             add("POST", ADMIN_PREFIX + "/reset", admin.reset, name="admin_reset")
             add("POST", ADMIN_PREFIX + "/expire", admin.expire, name="admin_expire")
             add("GET", ADMIN_PREFIX + "/scenario", admin.scenario, name="admin_scenario")
+            add("POST", ADMIN_PREFIX + "/review", admin.review, name="admin_review")
+            add("GET", ADMIN_PREFIX + "/reviews", admin.reviews, name="admin_reviews")
         return app
 
     # ---- request helpers (used by the route handlers) -----------------------------------------
@@ -367,6 +411,7 @@ class Sandbox:
         if time.time() >= user.access_expires:
             raise Fail(401, "Unauthorized", "access token expired")
         request[USER_KEY] = user.email
+        self._settle_review(user, time.time())
         return user
 
     async def _inject(self, request: web.Request, route: str, user: SandboxUser | str) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .review import Review
+
 __all__ = [
     "DATA_SHAPES",
     "DocType",
@@ -133,6 +135,8 @@ class Scenario:
     initial_level: int
     final_workflow: str = FINAL_WORKFLOW
     quirks: Quirks = field(default_factory=Quirks)
+    review: Review = field(default_factory=Review)
+    """What follows a completed procedure (see ``kycflow.testing.Review``)."""
 
     def __post_init__(self) -> None:
         if len(self.levels) < 1:
@@ -194,6 +198,7 @@ class Scenario:
                 initial_level=int(data.get("initial_level", levels[0].id if levels else 0)),
                 final_workflow=str(data.get("final_workflow", FINAL_WORKFLOW)),
                 quirks=quirks,
+                review=Review.from_dict(dict(data.get("review", {}))),
             )
         except ScenarioError:
             raise
@@ -247,6 +252,7 @@ class Scenario:
                 for step in self.steps
             ],
             "quirks": {name: getattr(self.quirks, name) for name in Quirks.__dataclass_fields__},
+            "review": self.review.to_dict(),
         }
 
 

@@ -1,0 +1,94 @@
+"""The sandbox's documents routes: ``/v2/my/documents`` (list, get, create, delete)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._http import Fail, json_body
+from ._render import iso
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["DocumentRoutes"]
+
+
+class DocumentRoutes:
+    """Handlers of ``/v2/my/documents...``; part of the ``Sandbox`` they serve.
+
+    Documents live in ``sandbox.client_documents`` (email -> id -> the rendered document).
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        self._next_id = 0
+        self._type_ids = {t.id for step in sandbox.scenario.steps for t in step.types}
+
+    def _mine(self, request: web.Request) -> dict[int, dict[str, Any]]:
+        user = self.sb._authenticate(request)
+        return self.sb.client_documents.setdefault(user.email, {})
+
+    async def list(self, request: web.Request) -> web.StreamResponse:
+        """``GET /documents``: the caller's documents, newest first, paged."""
+        user = self.sb._authenticate(request)
+        await self.sb._inject(request, "documents", user)
+        docs = self.sb.client_documents.get(user.email, {})
+        try:
+            limit = int(request.query.get("limit", "10"))
+            offset = int(request.query.get("offset", "0"))
+        except ValueError:
+            raise Fail(400, "Bad Request", "limit and offset must be integers") from None
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise Fail(400, "Bad Request", "limit must be 1..1000 and offset >= 0")
+        ordered = sorted(docs.values(), key=lambda d: d["id"], reverse=True)
+        if request.query.get("sort_order") == "asc":
+            ordered.reverse()
+        for key, wanted in request.query.items():
+            if key.startswith("filter[") and key.endswith("]"):
+                name = key[7:-1]
+                ordered = [d for d in ordered if name not in d or str(d[name]) == wanted]
+        return web.json_response({"total": len(ordered), "data": ordered[offset : offset + limit]})
+
+    def _one(self, request: web.Request) -> tuple[dict[int, dict[str, Any]], int]:
+        docs = self._mine(request)
+        wanted = int(request.match_info["did"])
+        if wanted not in docs:
+            raise Fail(404, "Not Found", f"document {wanted} not found")
+        return docs, wanted
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        """``GET /documents/{id}``: one document."""
+        docs, wanted = self._one(request)
+        return web.json_response({"data": docs[wanted]})
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        """``POST /documents``: ``{file, typeID}``; the file must be one of the caller's uploads."""
+        user = self.sb._authenticate(request)
+        await self.sb._inject(request, "documents", user)
+        body = await json_body(request)
+        path, type_id = body.get("file"), body.get("typeID")
+        if not isinstance(path, str) or path not in user.files:
+            raise Fail(400, "Bad Request", "file must be a path you uploaded")
+        if isinstance(type_id, bool) or not isinstance(type_id, int):
+            raise Fail(400, "Bad Request", "typeID must be an integer")
+        if type_id not in self._type_ids:
+            raise Fail(400, "Bad Request", f"unknown document type {type_id}")
+        self._next_id += 1
+        doc = {
+            "id": self._next_id,
+            "file": path,
+            "typeID": type_id,
+            "status": "new",
+            "createTime": iso(time.time()),
+        }
+        self.sb.client_documents.setdefault(user.email, {})[self._next_id] = doc
+        return web.json_response({"data": doc}, status=201)
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /documents/{id}``: 204."""
+        docs, wanted = self._one(request)
+        del docs[wanted]
+        return web.Response(status=204)
