@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from .auth import Auth, BearerToken
 from .checkpoint import CheckpointStore
@@ -334,7 +335,8 @@ async def run_many(
                 on_event=events,
                 **options,
             )
-            outcome = await runner.run()
+            with bound_contextvars(job_key=job.key):
+                outcome = await runner.run()
         except Exception as exc:
             # Every failure, ours or the job's, stays with its job.
             return BatchResult(

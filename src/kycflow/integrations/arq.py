@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from pydantic import ValidationError
+from structlog.contextvars import bound_contextvars
 
 from ..auth import Auth
 from ..batch import auth_from_spec, provider_from_spec, result_dict, spec_key
@@ -257,7 +258,8 @@ async def run_verification(ctx: dict[str, Any], job: Mapping[str, Any]) -> dict[
             run_id=f"{job_id or key}:{job_try}",
             **state.runner_options,
         )
-        outcome = await runner.run()
+        with bound_contextvars(job_key=key, job_id=job_id, job_try=job_try):
+            outcome = await runner.run()
     except TRANSIENT_ERRORS as exc:
         if isinstance(state, WorkerState) and job_try < state.max_tries:
             delay = state.retry_delay * job_try
