@@ -44,6 +44,7 @@ from ..errors import (
 )
 from ..providers import FileProvider
 from ..runner import WizardRunner
+from .redis_events import DEFAULT_EVENTS_MAXLEN, RedisEventPublisher
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis, RedisSettings
@@ -208,6 +209,7 @@ class WorkerState:
     runner_options: Mapping[str, Any] = field(default_factory=dict)
     max_tries: int = DEFAULT_MAX_TRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
+    events: RedisEventPublisher | None = None
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -222,6 +224,10 @@ def _check_job(job: Any) -> str:
             "logs): use 'token_env' or a resolve_auth hook"
         )
     return key
+
+
+def _event_option(state: WorkerState, key: str) -> dict[str, Any]:
+    return {} if state.events is None else {"on_event": state.events.on_event(key)}
 
 
 async def run_verification(ctx: dict[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,6 +263,7 @@ async def run_verification(ctx: dict[str, Any], job: Mapping[str, Any]) -> dict[
             checkpoint_key=job_id or key,
             run_id=f"{job_id or key}:{job_try}",
             **state.runner_options,
+            **_event_option(state, key),
         )
         with bound_contextvars(job_key=key, job_id=job_id, job_try=job_try):
             outcome = await runner.run()
@@ -350,6 +357,8 @@ def make_worker_settings(
     health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL,
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
+    publish_events: bool = False,
+    events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     **worker_options: Any,
 ) -> type:
     """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``).
@@ -369,6 +378,8 @@ def make_worker_settings(
       tries after a transient error. ``keep_result``: seconds arq keeps a result (and so
       refuses to enqueue the same job id again).
     - ``on_startup``/``on_shutdown``: your own hooks, run after/before kycflow's.
+    - ``publish_events``: publish each run's events to the job key's Redis stream (at most
+      about ``events_maxlen`` kept), for ``kycflow.integrations.redis_events.read_events``.
     - ``worker_options``: any other ``arq.Worker`` setting (``queue_name``, ``poll_delay``...).
     """
     worker = _arq_module("arq.worker")
@@ -380,6 +391,8 @@ def make_worker_settings(
     for reserved in ("checkpoint_store", "checkpoint_key", "run_id"):
         if reserved in options:
             raise ConfigurationError(f"{reserved} is set per job; remove it from runner_options")
+    if publish_events and "on_event" in options:
+        raise ConfigurationError("publish_events sets on_event; remove it from runner_options")
     options.setdefault("deadline", job_timeout * 0.9)
     client_kwargs = dict(client_options or {})
 
@@ -393,6 +406,9 @@ def make_worker_settings(
             runner_options=options,
             max_tries=max_tries,
             retry_delay=retry_delay,
+            events=RedisEventPublisher(ctx["redis"], maxlen=events_maxlen)
+            if publish_events
+            else None,
         )
         if on_startup is not None:
             await on_startup(ctx)
