@@ -320,7 +320,9 @@ async def status(request: web.Request) -> web.Response:
         from kycflow.integrations.redis_events import read_events
 
         # The stream holds the events whichever process ran the wizard.
-        stream = read_events(request.app[REDIS], user, prefix=EVENTS_PREFIX, block=None)
+        stream = read_events(
+            request.app[REDIS], user, prefix=EVENTS_PREFIX, block=None, stop_after=()
+        )
         data["events"] = [item.data async for item in stream]
         if data["state"] == "idle" and data["events"]:
             data["state"] = _state_of(data["events"][-1])
