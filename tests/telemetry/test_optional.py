@@ -100,8 +100,13 @@ metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 def test_a_global_sdk_set_after_import_gets_the_spans() -> None:
     code = (
         RUN_A_FLOW,
+        """
+        import time
+        asyncio.run(flow())  # before the app configures its SDK: nothing to record to
+        """,
         GLOBAL_SDK,
         """
+        time.sleep(1.1)  # kycflow looks for a newly set global provider once a second
         tracer = trace.get_tracer("app")
         async def main():
             with tracer.start_as_current_span("app.job") as app:

@@ -3,6 +3,7 @@ semantic conventions, and the metrics count what happened."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -183,3 +184,29 @@ def test_watcher_hooks_count_polls_and_grants(otel: Any) -> None:
     assert polls[(("kycflow.watcher.outcome", "ok"),)].value == 2
     assert polls[(("kycflow.watcher.outcome", "error"),)].value == 1
     assert _points(otel, "kycflow.watcher.grants")[(("kycflow.level", "full"),)].value == 1
+
+
+async def test_a_cancelled_run_is_counted_as_cancelled(otel: Any, kycflow_sandbox: Sandbox) -> None:
+    user = kycflow_sandbox.create_user("cancel@sandbox.test")
+    asked = asyncio.Event()
+
+    async def never(doc_type: kycflow.DocumentType) -> list[kycflow.Document] | None:
+        asked.set()
+        await asyncio.Event().wait()  # the provider hangs: the app gives up on the run
+        return None
+
+    async with _client(kycflow_sandbox) as client:
+        view = client.with_auth(kycflow.BearerToken(user.access_token))
+        task = asyncio.create_task(
+            kycflow.WizardRunner(view, kycflow.CallableProvider(never)).run()
+        )
+        await asyncio.wait_for(asked.wait(), 5)
+        assert _points(otel, "kycflow.runs.active")[()].value == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    [run] = otel.named("kycflow.wizard.run")
+    assert run.attributes["kycflow.run.outcome"] == "cancelled"
+    assert "error.type" not in run.attributes
+    assert _points(otel, "kycflow.runs")[(("kycflow.run.outcome", "cancelled"),)].value == 1
+    assert _points(otel, "kycflow.runs.active")[()].value == 0

@@ -37,6 +37,7 @@ _KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
 )
 _CACHE_LIMIT = 256
+_RECHECK_SECONDS = 1.0
 
 
 def _error_type(exc_type: type[BaseException]) -> str:
@@ -79,6 +80,8 @@ class OtelBackend:
         meter = metrics.get_meter(
             SCOPE, __version__, meter_provider=meter_provider, schema_url=SCHEMA_URL
         )
+        self._tracing = tracer_provider is not None
+        self._recheck_at = 0.0
         self.counts = _Counts()
         self.http_duration = meter.create_histogram(
             "http.client.request.duration",
@@ -111,6 +114,19 @@ class OtelBackend:
         self._servers: dict[str, tuple[str, int | None]] = {}
 
     # -- spans ----------------------------------------------------------------------------
+
+    def tracing(self) -> bool:
+        """Whether spans can be recorded: not while the global provider is still the API's
+        proxy with no SDK behind it (every span would be a no-op: none is made). Asked again
+        at most every second until an SDK appears; once set, a global provider stays."""
+        if self._tracing:
+            return True
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return False
+        self._recheck_at = now + _RECHECK_SECONDS
+        self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        return self._tracing
 
     def run_span(self, run_id: str, state: RunStateView) -> _RunSpan:
         return _RunSpan(self, run_id, state)
@@ -164,10 +180,15 @@ class _CurrentSpan:
         self.backend = backend
 
     def _start(self, name: str, attributes: dict[str, Any]) -> None:
+        if not self.backend.tracing():
+            self.token = None
+            return
         self.span = self.backend.tracer.start_span(name, attributes=attributes)
         self.token = otel_context.attach(trace.set_span_in_context(self.span))
 
     def _end(self, exc_type: type[BaseException] | None, attributes: dict[str, Any]) -> None:
+        if self.token is None:
+            return
         otel_context.detach(self.token)
         span = self.span
         if span.is_recording():
@@ -314,12 +335,15 @@ class _HttpSpan:
         if server[1] is not None:
             attributes["server.port"] = server[1]
         self.attributes = attributes
-        span_attributes = dict(attributes)
-        if attempt > 1:
-            span_attributes["http.request.resend_count"] = attempt - 1
-        self.span = backend.tracer.start_span(
-            f"{known} {template}", kind=SpanKind.CLIENT, attributes=span_attributes
-        )
+        if backend.tracing():
+            span_attributes = dict(attributes)
+            if attempt > 1:
+                span_attributes["http.request.resend_count"] = attempt - 1
+            self.span = backend.tracer.start_span(
+                f"{known} {template}", kind=SpanKind.CLIENT, attributes=span_attributes
+            )
+        else:
+            self.span = trace.INVALID_SPAN
         self.code = 0
         self.started = 0.0
 
