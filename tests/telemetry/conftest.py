@@ -25,6 +25,8 @@ class Otel:
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
     tracer: Tracer
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -56,7 +58,9 @@ def otel() -> Iterator[Otel]:
         tracer_provider=tracer_provider, meter_provider=meter_provider
     )
     try:
-        yield Otel(exporter, reader, tracer_provider.get_tracer("app"))
+        yield Otel(
+            exporter, reader, tracer_provider.get_tracer("app"), tracer_provider, meter_provider
+        )
     finally:
         telemetry.configure_telemetry()  # back to the default: the global providers
         meter_provider.shutdown()

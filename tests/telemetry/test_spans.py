@@ -210,3 +210,15 @@ async def test_a_cancelled_run_is_counted_as_cancelled(otel: Any, kycflow_sandbo
     assert "error.type" not in run.attributes
     assert _points(otel, "kycflow.runs")[(("kycflow.run.outcome", "cancelled"),)].value == 1
     assert _points(otel, "kycflow.runs.active")[()].value == 0
+
+
+def test_configuring_the_same_providers_again_keeps_counting(otel: Any) -> None:
+    from kycflow import _telemetry as telemetry
+
+    telemetry.record_poll("ok")
+    # The app configures kycflow again with the very same providers: counting goes on.
+    assert telemetry.configure_telemetry(
+        tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider
+    )
+    telemetry.record_poll("ok")
+    assert _points(otel, "kycflow.watcher.polls")[(("kycflow.watcher.outcome", "ok"),)].value == 2

@@ -131,12 +131,24 @@ def _env_disabled() -> bool:
     return os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+# One backend per pair of providers: a meter provider keeps the instruments (and their
+# callbacks) first created under a name, so a second backend's counts would go unreported.
+_backends: dict[tuple[Any, Any], Any] = {}
+_MAX_BACKENDS = 16
+
+
 def _load(tracer_provider: Any = None, meter_provider: Any = None) -> Any:
     try:
         from ._otel import OtelBackend
     except ImportError:  # opentelemetry-api is not installed
         return _NullBackend()
-    return OtelBackend(tracer_provider, meter_provider)
+    key = (tracer_provider, meter_provider)
+    backend = _backends.get(key)
+    if backend is None:
+        if len(_backends) >= _MAX_BACKENDS:
+            del _backends[next(iter(_backends))]
+        backend = _backends[key] = OtelBackend(tracer_provider, meter_provider)
+    return backend
 
 
 def _resolve() -> Any:
