@@ -208,6 +208,9 @@ async def test_a_cancelled_run_is_counted_as_cancelled(otel: Any, kycflow_sandbo
     [run] = otel.named("kycflow.wizard.run")
     assert run.attributes["kycflow.run.outcome"] == "cancelled"
     assert "error.type" not in run.attributes
+    [step] = otel.named("kycflow.wizard.step")
+    assert step.attributes["kycflow.step.outcome"] == "cancelled"
+    assert step.status.status_code is not StatusCode.ERROR
     assert _points(otel, "kycflow.runs")[(("kycflow.run.outcome", "cancelled"),)].value == 1
     assert _points(otel, "kycflow.runs.active")[()].value == 0
 

@@ -223,7 +223,7 @@ class _RunSpan(_CurrentSpan):
         key: tuple[tuple[str, str], ...]
         if exc_type is None:
             outcome, key = "completed", (("kycflow.run.outcome", "completed"),)
-        elif issubclass(exc_type, BaseException) and not issubclass(exc_type, Exception):
+        elif not issubclass(exc_type, Exception):  # cancelled (or interrupted)
             outcome, key = "cancelled", (("kycflow.run.outcome", "cancelled"),)
         else:
             outcome = "failed"
@@ -271,11 +271,11 @@ class _StepSpan(_CurrentSpan):
     ) -> None:
         elapsed = time.perf_counter() - self.started
         attributes = self.attributes
-        if exc_type is not None:
-            outcome: dict[str, Any] = {
-                "kycflow.step.outcome": "failed",
-                "error.type": _error_type(exc_type),
-            }
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            outcome: dict[str, Any] = {"kycflow.step.outcome": "cancelled"}
+            exc_type = None  # not an error of the step's
+        elif exc_type is not None:
+            outcome = {"kycflow.step.outcome": "failed", "error.type": _error_type(exc_type)}
         elif attributes.get("kycflow.step.refused"):
             outcome = {"kycflow.step.outcome": "refused"}
         else:
