@@ -17,6 +17,10 @@ How it is built:
 - After the wizard, an admin reviews the documents: one ``kycflow.LevelWatcher`` for the whole
   app watches every user whose wizard ended, and the progress page shows the granted level
   live when the watcher's ``LevelGranted`` event arrives (the API sends no webhooks).
+- With ``--redis URL`` (``create_app(..., redis_url=...)``, needs ``kycflow[arq]``) the events
+  also go to a Redis stream per user (``kycflow.integrations.redis_events``), and the status
+  view reads them from there: any process of the app can show any user's progress, and
+  ``GET /kyc/{user}/events`` streams them as server-sent events, resumable by ``Last-Event-ID``.
 
 The wizard reveals one step at a time, so the app cannot know up front every document it will
 need: when the runner stops at a step nobody uploaded files for (``MissingDocumentError``), the
@@ -36,6 +40,7 @@ import contextlib
 import dataclasses
 import html
 import inspect
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -87,15 +92,26 @@ SESSIONS = web.AppKey("sessions", dict[str, KycSession])
 WATCHER = web.AppKey("watcher", kycflow.LevelWatcher)
 # How often the watcher polls a user whose wizard just ended, backing off to a minute.
 WATCH_POLL = kycflow.PollPolicy(initial=1.0, factor=1.5, maximum=60.0)
+REDIS_URL: web.AppKey[str | None] = web.AppKey("redis_url")
+REDIS: web.AppKey[Any] = web.AppKey("redis")
+EVENTS: web.AppKey[Any] = web.AppKey("events")
+EVENTS_PREFIX = "kycflow:webapp:events:"
 
 
-def create_app(base_url: str, token_for_user: TokenForUser) -> web.Application:
-    """The web app, talking to the verification API at ``base_url``."""
+def create_app(
+    base_url: str, token_for_user: TokenForUser, *, redis_url: str | None = None
+) -> web.Application:
+    """The web app, talking to the verification API at ``base_url``; with ``redis_url``, run
+    events go through a Redis stream per user, readable by every process of the app."""
     app = web.Application(client_max_size=MAX_FILES * MAX_FILE_BYTES)
     app[BASE_URL] = base_url
     app[TOKEN_FOR_USER] = token_for_user
     app[SESSIONS] = {}
+    app[REDIS_URL] = redis_url
     app.cleanup_ctx.append(_client_context)
+    if redis_url is not None:
+        app.cleanup_ctx.append(_redis_context)
+        app.router.add_get("/kyc/{user}/events", event_stream)
     app.router.add_get("/", index)
     app.router.add_get("/kyc/{user}", documents_page)
     app.router.add_post("/kyc/{user}/documents", receive_documents)
@@ -125,6 +141,22 @@ async def _client_context(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _redis_context(app: web.Application) -> AsyncIterator[None]:
+    import redis.asyncio
+
+    from kycflow.integrations.redis_events import RedisEventPublisher
+
+    url = app[REDIS_URL]
+    assert url is not None
+    connection = redis.asyncio.Redis.from_url(url)
+    app[REDIS] = connection
+    app[EVENTS] = RedisEventPublisher(connection, prefix=EVENTS_PREFIX, maxlen=500)
+    try:
+        yield
+    finally:
+        await connection.aclose()
 
 
 async def _client_for(app: web.Application, user: str) -> kycflow.Client:
@@ -274,13 +306,16 @@ async def _drive(app: web.Application, user: str, session: KycSession) -> None:
     offset = session.committed
     # createTime is to the second: a grant in the same second as the start still counts.
     started = datetime.now(UTC).replace(microsecond=0)
+    publisher = app.get(EVENTS)
 
-    def on_event(event: kycflow.WizardEvent) -> None:
+    async def on_event(event: kycflow.WizardEvent) -> None:
         data = event.to_dict()
         data["step"] += offset
         session.events.append(data)
         if data["event"] == "wizard.step_submitted":
             session.committed += 1
+        if publisher is not None:  # the runner logs (and survives) a failed publish
+            await publisher.publish(user, data)
 
     try:
         client = await _client_for(app, user)
@@ -308,7 +343,51 @@ async def _drive(app: web.Application, user: str, session: KycSession) -> None:
 async def status(request: web.Request) -> web.Response:
     """The user's run as JSON: state, requested types, and the runner's events."""
     user = _user(request)
-    return web.json_response(_session(request, user).status())
+    data = _session(request, user).status()
+    if REDIS in request.app:
+        from kycflow.integrations.redis_events import read_events
+
+        # The stream holds the events whichever process ran the wizard.
+        stream = read_events(
+            request.app[REDIS], user, prefix=EVENTS_PREFIX, block=None, stop_after=()
+        )
+        data["events"] = [item.data async for item in stream]
+        if data["state"] == "idle" and data["events"]:
+            data["state"] = _state_of(data["events"][-1])
+    return web.json_response(data)
+
+
+def _state_of(last: dict[str, Any]) -> str:
+    """A run's state seen from its last event, for a process that did not run it."""
+    if last["event"] == "wizard.completed":
+        return "complete"
+    if last["event"] == "wizard.failed":
+        return "needs_documents" if last.get("error") == "MissingDocumentError" else "failed"
+    return "running"
+
+
+async def event_stream(request: web.Request) -> web.StreamResponse:
+    """The user's events as server-sent events, live, resuming after ``Last-Event-ID``."""
+    from kycflow.integrations.redis_events import read_events
+
+    user = _user(request)
+    last_id = request.headers.get("Last-Event-ID", "0-0")
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    response.headers["Cache-Control"] = "no-store"
+    await response.prepare(request)
+    stream = read_events(
+        request.app[REDIS],
+        user,
+        prefix=EVENTS_PREFIX,
+        last_id=last_id,
+        idle_timeout=60,
+        stop_after={"wizard.completed"},  # a run that wants more documents is not the end
+    )
+    async for item in stream:
+        payload = json.dumps(item.data, separators=(",", ":"))
+        await response.write(f"id: {item.id}\ndata: {payload}\n\n".encode())
+    await response.write_eof()
+    return response
 
 
 _PROGRESS_SCRIPT = """
@@ -381,7 +460,7 @@ async def progress_page(request: web.Request) -> web.Response:
 # -- running it -----------------------------------------------------------------------------------
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, redis_url: str | None = None) -> None:
     """The sandbox plus the app on loopback, until Ctrl-C."""
     from kycflow.testing import Review, Sandbox, Scenario
 
@@ -397,7 +476,8 @@ async def serve(port: int) -> None:
                 tokens[user] = sandbox.create_user().access_token
             return tokens[user]
 
-        runner = web.AppRunner(create_app(sandbox.base_url, token_for_user), access_log=None)
+        app = create_app(sandbox.base_url, token_for_user, redis_url=redis_url)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
@@ -413,6 +493,7 @@ async def serve(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="The KYC web app example, with the sandbox.")
     parser.add_argument("--port", type=int, default=8000, help="port of the app (0: any)")
+    parser.add_argument("--redis", default=None, help="redis:// URL: events through Redis")
     options = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(options.port))
+        asyncio.run(serve(options.port, options.redis))

@@ -7,6 +7,7 @@ from . import events
 from ._document_models import ClientDocument, DocumentPage
 from ._levels import PollPolicy
 from ._logging import configure_logging, redact_processor
+from ._telemetry import configure_telemetry
 from ._version import __version__
 from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
 from .batch import BatchJob, BatchProgress, BatchResult, run_many
@@ -141,6 +142,7 @@ __all__ = [
     "WizardStepLimitError",
     "__version__",
     "configure_logging",
+    "configure_telemetry",
     "events",
     "redact_processor",
     "run_many",

@@ -133,6 +133,7 @@ class _StdlibFallback:
                 logging.getLogger(LOGGER_NAME),
                 processors=[
                     structlog.stdlib.filter_by_level,
+                    structlog.contextvars.merge_contextvars,  # a run's run_id and job_key
                     redact_processor,
                     structlog.processors.KeyValueRenderer(key_order=["event"]),
                 ],

@@ -7,6 +7,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING
 
+from . import _telemetry as telemetry
 from ._logging import get_logger, is_enabled
 from .checkpoint import Checkpoint, CheckpointStore
 from .events import Retrying, WizardEvent
@@ -39,6 +40,7 @@ class RunState:
     ) -> None:
         self.retries += 1
         cause = getattr(exc, "cause", None)
+        telemetry.record_retry(action, type(cause or exc).__name__)
         await self._emit(
             Retrying(
                 run_id=self.run_id,

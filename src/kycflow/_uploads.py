@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from . import _telemetry as telemetry
 from ._run_state import RunState
 from .checkpoint import StepInProgress, UploadedFile
 from .documents import Document
@@ -80,7 +81,8 @@ class UploadingRun(RunState):
         attempt = 1
         while True:
             try:
-                return await self.r.client.files.upload(doc)
+                with telemetry.upload_span(type_id, doc.size):
+                    return await self.r.client.files.upload(doc)
             except OutcomeUnknownError as exc:
                 # The file may be stored already. Uploading it again is safe: a stored file no
                 # submit references is an orphan, which is harmless.

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from structlog.contextvars import bound_contextvars
+
 from ._logging import get_logger
 from ._schema import JobResultDict, job_result_dict
 from .auth import Auth, BearerToken
@@ -349,7 +351,8 @@ async def run_many(
                 on_event=events,
                 **options,
             )
-            outcome = await runner.run()
+            with bound_contextvars(job_key=job.key):
+                outcome = await runner.run()
         except Exception as exc:
             # Every failure, ours or the job's, stays with its job.
             return BatchResult(

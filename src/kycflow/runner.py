@@ -16,6 +16,9 @@ import asyncio
 import uuid as uuid_lib
 from collections.abc import Sequence
 
+from structlog.contextvars import bound_contextvars
+
+from . import _telemetry as telemetry
 from ._constants import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_SUBMIT_ATTEMPTS,
@@ -155,10 +158,11 @@ class WizardRunner:
         error that ended the run; the checkpoint then holds everything known to be stored or
         committed. Cancellation propagates after the step's uploads are cancelled.
         """
-        run_id = self.run_id or uuid_lib.uuid4().hex
+        run = _Run(self, self.run_id or uuid_lib.uuid4().hex)
         # One run per key: a store that leases holds the key for the whole run.
-        async with hold_lease(self.checkpoint_store, self.checkpoint_key, run_id):
-            return await _Run(self, run_id).execute()
+        async with hold_lease(self.checkpoint_store, self.checkpoint_key, run.run_id):
+            with bound_contextvars(run_id=run.run_id), telemetry.run_span(run.run_id, run):
+                return await run.execute()
 
 
 class _Run(UploadingRun):
@@ -211,8 +215,10 @@ class _Run(UploadingRun):
                 raise WizardStepLimitError(
                     f"the wizard asked for more than max_steps={self.r.max_steps} steps"
                 )
-            reply, type_id = await self._do_step(step, signature, excluded)
-            reply_signature = step_signature(reply)
+            with telemetry.step_span(len(self.cp.steps) + 1) as span:
+                reply, type_id = await self._do_step(step, signature, excluded)
+                reply_signature = step_signature(reply)
+                span.committed(self.cp.steps[-1], refused=reply_signature == signature)
             if reply_signature == signature:
                 unchanged += 1
                 excluded.add(type_id)
@@ -303,6 +309,7 @@ class _Run(UploadingRun):
             raise ProtocolError(f"the wizard step has an unknown code {step.code}")
 
     def _commit(self, current: StepInProgress, files: Sequence[str], *, reconciled: bool) -> None:
+        telemetry.record_commit(reconciled)
         self.cp.steps.append(
             CompletedStep(
                 type_id=current.type_id,

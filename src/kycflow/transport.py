@@ -28,6 +28,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from . import _telemetry as telemetry
 from ._bodies import read_body
 from ._constants import (
     DEFAULT_CONNECTION_LIMIT,
@@ -325,6 +326,7 @@ class Transport:
     def _log_retry(self, state: RetryCallState, method: str, template: str) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else state.upcoming_sleep
+        telemetry.record_retry("http", exc.reason if isinstance(exc, RetrySignal) else "error")
         self._log.info(
             "http.retry",
             method=method,
@@ -506,26 +508,28 @@ class Transport:
             )
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
-        async with request as resp:
-            status = resp.status
-            resp_headers: Mapping[str, str] = resp.headers
-            location = resp_headers.get("Location") if status in REDIRECT_STATUSES else None
-            payload = (
-                b""
-                if location is not None
-                else await read_body(resp, self._max_response_bytes, method, template)
-            )
-            if debug:
-                self._log_attempt(
-                    method,
-                    template,
-                    status,
-                    number,
-                    started,
-                    request_id_of(resp_headers),
-                    None if location is None else "redirect",
+        with telemetry.http_span(method, url, template, number) as span:
+            async with request as resp:
+                status = resp.status
+                span.status(status)
+                resp_headers: Mapping[str, str] = resp.headers
+                location = resp_headers.get("Location") if status in REDIRECT_STATUSES else None
+                payload = (
+                    b""
+                    if location is not None
+                    else await read_body(resp, self._max_response_bytes, method, template)
                 )
-            return status, resp_headers, payload, str(resp.url), location
+                if debug:
+                    self._log_attempt(
+                        method,
+                        template,
+                        status,
+                        number,
+                        started,
+                        request_id_of(resp_headers),
+                        None if location is None else "redirect",
+                    )
+                return status, resp_headers, payload, str(resp.url), location
 
     def _log_attempt(
         self,

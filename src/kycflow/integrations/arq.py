@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
+from structlog.contextvars import bound_contextvars
 
 from .._logging import get_logger
 from ..auth import Auth
@@ -49,6 +50,7 @@ from ..providers import FileProvider
 from ..runner import WizardRunner
 from ._redis_lease import FENCED_SET, RedisLeases, lease_value
 from .redis_coordination import RedisCoordinator
+from .redis_events import DEFAULT_EVENTS_MAXLEN, RedisEventPublisher
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis, RedisSettings
@@ -254,6 +256,7 @@ class WorkerState:
     runner_options: Mapping[str, Any] = field(default_factory=dict)
     max_tries: int = DEFAULT_MAX_TRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
+    events: RedisEventPublisher | None = None
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -268,6 +271,10 @@ def _check_job(job: Any) -> str:
             "logs): use 'token_env' or a resolve_auth hook"
         )
     return key
+
+
+def _event_option(state: WorkerState, key: str) -> dict[str, Any]:
+    return {} if state.events is None else {"on_event": state.events.on_event(key)}
 
 
 async def run_verification(ctx: dict[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
@@ -303,8 +310,10 @@ async def run_verification(ctx: dict[str, Any], job: Mapping[str, Any]) -> dict[
             checkpoint_key=job_id or key,
             run_id=f"{job_id or key}:{job_try}",
             **state.runner_options,
+            **_event_option(state, key),
         )
-        outcome = await runner.run()
+        with bound_contextvars(job_key=key, job_id=job_id, job_try=job_try):
+            outcome = await runner.run()
     except TRANSIENT_ERRORS as exc:
         if isinstance(state, WorkerState) and job_try < state.max_tries:
             delay = state.retry_delay * job_try
@@ -416,6 +425,8 @@ def make_worker_settings(
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
     request_rate: str | None = None,
+    publish_events: bool = False,
+    events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     **worker_options: Any,
 ) -> type:
     """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``).
@@ -438,6 +449,8 @@ def make_worker_settings(
     - ``request_rate``: the vendor's request rate for the whole fleet (``"20/second"``). The
       workers' clients share it and every ``Retry-After`` pause through arq's Redis (a
       ``RedisCoordinator``), unless ``client_options`` names its own ``coordinator``.
+    - ``publish_events``: publish each run's events to the job key's Redis stream (at most
+      about ``events_maxlen`` kept), for ``kycflow.integrations.redis_events.read_events``.
     - ``worker_options``: any other ``arq.Worker`` setting (``queue_name``, ``poll_delay``...).
     """
     worker = _arq_module("arq.worker")
@@ -449,6 +462,8 @@ def make_worker_settings(
     for reserved in ("checkpoint_store", "checkpoint_key", "run_id"):
         if reserved in options:
             raise ConfigurationError(f"{reserved} is set per job; remove it from runner_options")
+    if publish_events and "on_event" in options:
+        raise ConfigurationError("publish_events sets on_event; remove it from runner_options")
     options.setdefault("deadline", job_timeout * 0.9)
     client_kwargs = dict(client_options or {})
 
@@ -465,6 +480,9 @@ def make_worker_settings(
             runner_options=options,
             max_tries=max_tries,
             retry_delay=retry_delay,
+            events=RedisEventPublisher(ctx["redis"], maxlen=events_maxlen)
+            if publish_events
+            else None,
         )
         if on_startup is not None:
             await on_startup(ctx)
