@@ -12,6 +12,7 @@ from .checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
 from .client import Client, RequestOptions, UploadConfig
 from .documents import Document
 from .errors import (
+    APIConnectError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -30,6 +31,8 @@ from .errors import (
     ProtocolError,
     RateLimitError,
     ServerError,
+    StepRefusedError,
+    UnsupportedWizardError,
     WizardDeadlineError,
     WizardError,
     WizardStalledError,
@@ -50,6 +53,7 @@ from .providers import CallableProvider, DirectoryProvider, FileProvider, Memory
 from .runner import StepResult, WizardResult, WizardRunner
 
 __all__ = [
+    "APIConnectError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -88,9 +92,11 @@ __all__ = [
     "Requester",
     "ServerError",
     "SessionAuth",
+    "StepRefusedError",
     "StepResult",
     "Token",
     "TokenPair",
+    "UnsupportedWizardError",
     "UploadConfig",
     "Verification",
     "VerificationPage",

@@ -11,7 +11,13 @@ from typing import NoReturn
 
 import aiohttp
 
-from .errors import APIConnectionError, APIError, APITimeoutError, OutcomeUnknownError
+from .errors import (
+    APIConnectError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    OutcomeUnknownError,
+)
 from .retry import Action, Decision, Failure
 
 __all__ = ["RetrySignal", "map_exception", "raise_for"]
@@ -40,7 +46,7 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
         return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return Failure.CONNECT, APIConnectionError(
+        return Failure.CONNECT, APIConnectError(
             f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"
         )
     if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):

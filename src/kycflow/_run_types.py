@@ -11,6 +11,8 @@ from .events import WizardEvent
 from .models import DocumentType, WizardStep
 
 __all__ = [
+    "OUTCOME_COMPLETED",
+    "OUTCOME_ENDED_WITHOUT_SUCCESS",
     "EventCallback",
     "FilesAPI",
     "StepResult",
@@ -71,10 +73,18 @@ class StepResult:
     reconciled: bool = False
 
 
+OUTCOME_COMPLETED = "completed"
+OUTCOME_ENDED_WITHOUT_SUCCESS = "ended_without_success"
+
+
 @dataclass(frozen=True)
 class WizardResult:
-    """The outcome of a run. ``steps`` include those committed by an earlier, resumed run;
-    ``retries`` counts uploads and submits tried again in this run."""
+    """The outcome of a run: the wizard reached its final step (code 202).
+
+    ``outcome`` says how it ended: ``"completed"`` (the server's ``done: true``: the procedure
+    succeeded) or ``"ended_without_success"`` (a 202 with ``done: false``); ``done`` and
+    ``succeeded`` are True only for the first. ``steps`` include those committed by an earlier,
+    resumed run; ``retries`` counts reads, uploads and submits tried again in this run."""
 
     run_id: str
     uuid: str
@@ -84,3 +94,9 @@ class WizardResult:
     steps: tuple[StepResult, ...]
     retries: int
     resumed: bool
+    outcome: str = OUTCOME_COMPLETED
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the procedure succeeded (``outcome == "completed"``)."""
+        return self.outcome == OUTCOME_COMPLETED

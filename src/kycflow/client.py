@@ -294,6 +294,7 @@ class Client:
         params: Sequence[tuple[str, str]] | None = None,
         json: Any = None,
         body: BodyFactory | None = None,
+        policy: RetryPolicy = RetryPolicy.DEFAULT,
     ) -> tuple[Response, Any]:
         """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
         response = await self._transport.send(
@@ -306,6 +307,7 @@ class Client:
             body=body,
             auth=self._auth,
             requester=self._requester,
+            policy=policy,
             decode=lambda body, status: decode_json(
                 body, status=status, method=method, path=template or path
             ),

@@ -243,3 +243,14 @@ class FakeClient:
     def __init__(self, state: UserState) -> None:
         self.wizard = FakeWizard(state)
         self.files = FakeFiles(state)
+
+
+class FakeClock:
+    """The runner's clock in tests: records every wait and returns at once (no real sleep)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,28 @@ if _HERE not in sys.path:
 
 from e2ekit import ASSETS, copy_assets  # noqa: E402
 
+import kycflow._run_state  # noqa: E402
 from kycflow.testing import Sandbox  # noqa: E402
+
+
+class FakeClock:
+    """The runner's clock in these tests: records every wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Runners built without ``sleep=`` wait on this fake clock (the transport's own short
+    retry waits stay real)."""
+    fake = FakeClock()
+    monkeypatch.setattr(kycflow._run_state, "default_sleep", fake.sleep)
+    return fake
 
 
 @pytest.fixture

@@ -63,7 +63,11 @@ async def test_a_submit_slower_than_the_client_timeout_is_settled_without_a_dupl
     async with Sandbox(faults=faults) as sb:
         user = sb.create_user()
         async with make_client(sb, user, timeout=0.3) as client:
-            result = await kycflow.WizardRunner(client, kycflow.DirectoryProvider(docs_dir)).run()
+            # A real clock here: the settle delay must really let the slow handler commit.
+            runner = kycflow.WizardRunner(
+                client, kycflow.DirectoryProvider(docs_dir), settle_delay=0.8, sleep=asyncio.sleep
+            )
+            result = await runner.run()
         await asyncio.sleep(0.5)  # let the stalled handler finish, whatever it does
         assert result.done
         assert_committed_once(sb, user)
@@ -210,10 +214,11 @@ async def test_resume_after_a_run_killed_with_its_submit_in_flight(
         provider = kycflow.DirectoryProvider(docs_dir)
 
         def break_step_2(event: WizardEvent) -> None:
-            # Step 2's submit is ambiguous and the re-read that would settle it fails too.
+            # Step 2's submit is ambiguous and the re-read that would settle it fails too, in
+            # a way no retry mends (501: transient failures are retried within the run).
             if isinstance(event, FileUploaded) and event.step == 2:
                 sb.faults.fail_next("submit", kind)
-                sb.faults.fail_next("wizard", "5xx", status=500)
+                sb.faults.fail_next("wizard", "5xx", status=501)
 
         async with make_client(sb, user, max_retries=0) as client:
             with pytest.raises(kycflow.ServerError):
