@@ -112,6 +112,8 @@ class SubmittingRun(UploadingRun):
                 # Never resend blindly: the server may hold (or have committed) this submit.
                 # An error ending the run leaves the checkpoint marking it in flight.
                 self.last_error = exc.cause
+                if _answered(exc):
+                    return await self._after_empty_reply(number, step, current)
                 doubts += 1
                 in_doubt = True
                 continue
@@ -141,3 +143,33 @@ class SubmittingRun(UploadingRun):
                 continue
             self._check_code(reply)
             return reply, False
+
+    async def _after_empty_reply(
+        self, number: int, step: WizardStep, current: StepInProgress
+    ) -> tuple[WizardStep, bool]:
+        """A 2xx reply that says nothing: the server took the submit. Let it process, read;
+        a step still shown after the settles was refused, and is not sent again."""
+        now = step
+        for attempt in range(1, _EMPTY_REPLY_READS + 1):
+            await self._settle(attempt)
+            now = await self._read(number)
+            if relation(step, current.signature, now) is not Relation.SAME:
+                return now, True
+        current.submit_in_flight = False
+        return now, False
+
+
+# Reads (after growing settles) before a step still shown after an empty 2xx reply is taken as
+# refused: 2 + 4 s covers a server's "accepted, processing will start later" in practice.
+_EMPTY_REPLY_READS = 2
+
+
+def _answered(exc: OutcomeUnknownError) -> bool:
+    """Whether the unknown outcome is a 2xx reply that said nothing (the server took it)."""
+    cause = exc.cause
+    return (
+        isinstance(cause, ProtocolError)
+        and cause.status is not None
+        and 200 <= cause.status < 300
+        and not cause.transient
+    )

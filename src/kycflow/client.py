@@ -31,7 +31,15 @@ from ._constants import (
     UPLOAD_PATH,
 )
 from ._wire import decode_json, upload_path_from_payload
-from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, SessionAuth, sign_in
+from .auth import (
+    Auth,
+    FactorChoiceCallback,
+    RefreshCallback,
+    Requester,
+    SecondFactorCallback,
+    SessionAuth,
+    sign_in,
+)
 from .errors import ConfigurationError
 from .resources.files import Files
 from .resources.verifications import Verifications
@@ -327,6 +335,7 @@ class Client:
         device_fingerprint: str | None = None,
         on_refresh: RefreshCallback | None = None,
         refresh_margin: float = TOKEN_REFRESH_MARGIN,
+        choose_factor: FactorChoiceCallback | None = None,
     ) -> SessionAuth:
         """Sign in (see ``kycflow.sign_in``); use the result with ``with_auth``."""
         return await sign_in(
@@ -337,6 +346,7 @@ class Client:
             device_fingerprint=device_fingerprint,
             on_refresh=on_refresh,
             refresh_margin=refresh_margin,
+            choose_factor=choose_factor,
         )
 
 

@@ -281,7 +281,7 @@ class _Run(SubmittingRun):
                 Completed(
                     run_id=self.run_id,
                     step=len(self.cp.steps),
-                    uuid=step.uuid or self.cp.uuid or "",
+                    uuid=self.cp.uuid or step.uuid or "",
                     workflow=step.workflow,
                     retries=self.retries,
                     resumed=self.resumed,
@@ -290,7 +290,7 @@ class _Run(SubmittingRun):
             )
         return WizardResult(
             run_id=self.run_id,
-            uuid=step.uuid or self.cp.uuid or "",
+            uuid=self.cp.uuid or step.uuid or "",
             done=outcome == OUTCOME_COMPLETED,
             workflow=step.workflow,
             final_step=step,
@@ -425,7 +425,15 @@ class _Run(SubmittingRun):
         if relation(step, signature, reply) is not Relation.MOVED:
             return await self._refused(number, step, current, reply, said, supplied)
         self._commit(current, paths, reconciled=reconciled)
-        if reply.uuid and reply.uuid != self.cp.uuid:
+        # Another procedure shown after the commit (a reply or read that skipped the 202):
+        # the server closed this one and opened the next level's. The run ends here.
+        replaced = bool(
+            reply.code == WIZARD_INTERMEDIATE
+            and reply.uuid
+            and step.uuid
+            and reply.uuid != step.uuid
+        )
+        if reply.uuid and reply.uuid != self.cp.uuid and not replaced:
             self.cp.uuid = reply.uuid
         await self._save()
         if wants_events:

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,10 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from e2ekit import ASSETS, copy_assets  # noqa: E402
+from e2ekit import ASSETS, READINGS, Reading, copy_assets  # noqa: E402
 
 import kycflow._run_state  # noqa: E402
-from kycflow.testing import Sandbox  # noqa: E402
+from kycflow.testing import Sandbox, Scenario  # noqa: E402
 
 
 class FakeClock:
@@ -37,6 +38,21 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(kycflow._run_state, "default_sleep", fake.sleep)
     return fake
+
+
+@pytest.fixture(autouse=True, params=READINGS, ids=[r.name for r in READINGS])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Reading:
+    """Every end-to-end test of the runner runs under every reading of the wizard envelope:
+    each ``Sandbox`` built in the test speaks it (its scenario's other quirks kept). A module
+    testing one reading on purpose overrides this fixture."""
+    chosen: Reading = request.param
+    original = Sandbox.__init__
+
+    def speaking(self: Sandbox, scenario: Scenario | None = None, **kwargs: Any) -> None:
+        original(self, chosen.apply(scenario or Scenario.default()), **kwargs)
+
+    monkeypatch.setattr(Sandbox, "__init__", speaking)
+    return chosen
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid as uuid_mod
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -28,15 +29,40 @@ class VerificationRoutes:
         scenario = sandbox.scenario
         self._step_data = [step_types(s, scenario.quirks.wizard_data) for s in scenario.steps]
 
-    def _step_envelope(self, user: SandboxUser) -> dict[str, Any]:
-        step = self.sb.scenario.steps[user.step]
+    def _step_envelope(self, user: SandboxUser, *, start: bool = False) -> dict[str, Any]:
+        scenario = self.sb.scenario
+        step = scenario.steps[user.step]
+        if step.sdk:
+            data: Any = None
+        elif user.refused and scenario.quirks.refusal == "fewer":
+            kept = tuple(t for t in step.types if t.id not in user.refused)
+            data = step_types(replace(step, types=kept), scenario.quirks.wizard_data)
+        else:
+            data = self._step_data[user.step]
         return {
             "code": 200,
-            "data": self._step_data[user.step],
-            "done": False,
+            "data": data,
+            # The reference: on the start call ``done`` means "initialisation succeeded".
+            "done": start and scenario.quirks.start_done,
             "uuid": user.procedure,
-            "workflow": step.workflow,
+            "workflow": step.wire_workflow,
         }
+
+    def _submit_reply(
+        self, envelope: dict[str, Any], type_id: int, message: str | None = None
+    ) -> web.StreamResponse:
+        """A submit's reply in the scenario's reading: ``envelope`` (the next page or the end)
+        as is, as an echo of the submitted type, or no body at all."""
+        reading = self.sb.scenario.quirks.submit_reply
+        if reading == "empty_202":
+            return web.Response(status=202)
+        if reading == "empty_204":
+            return web.Response(status=204)
+        if reading == "echo" and envelope["code"] == 200:
+            envelope = {**envelope, "data": {"types": [str(type_id)]}}
+        if message is not None:
+            envelope = {**envelope, "message": message}
+        return web.json_response(envelope)
 
     async def history(self, request: web.Request) -> web.StreamResponse:
         """``GET /verifications``: the paged, sorted and filtered history."""
@@ -85,6 +111,27 @@ class VerificationRoutes:
         user = self.sb._authenticate(request)
         await self.sb._inject(request, "wizard", user)
         scenario = self.sb.scenario
+        if user.procedure is None and user.result_page is not None:
+            procedure, user.result_page = user.result_page, None
+            return web.json_response(
+                {
+                    "code": 202,
+                    "data": None,
+                    "done": True,
+                    "uuid": procedure,
+                    "workflow": scenario.final_workflow,
+                }
+            )
+        if user.procedure is None and user.ended is not None:
+            return web.json_response(
+                {
+                    "code": 202,
+                    "data": None,
+                    "done": False,
+                    "uuid": user.ended,
+                    "workflow": scenario.final_workflow,
+                }
+            )
         if user.procedure is None:
             if user.level >= len(scenario.levels) - 1:
                 return web.json_response(
@@ -98,7 +145,7 @@ class VerificationRoutes:
                 )
             user.procedure = str(uuid_mod.uuid4())
             user.step = 0
-        return web.json_response(self._step_envelope(user))
+        return web.json_response(self._step_envelope(user, start=True))
 
     async def submit_slash(self, request: web.Request) -> web.StreamResponse:
         """``POST /verifications/``: redirected or served as a submit, per the scenario."""
@@ -136,8 +183,10 @@ class VerificationRoutes:
         if user.procedure is None or procedure != user.procedure:
             raise Fail(400, "Bad Request", "uuid is not the open verification procedure")
         step = sb.scenario.steps[user.step]
+        if step.sdk:
+            raise Fail(400, "Bad Request", f"this step is done in the {step.sdk}, not here")
         doc_type = step.type_by_id(type_id)
-        if doc_type is None:
+        if doc_type is None or (type_id in user.refused and sb.scenario.quirks.refusal == "fewer"):
             raise Fail(400, "Bad Request", f"document type {type_id} is not asked for")
         if not doc_type.enabled:
             raise Fail(400, "Bad Request", f"document type {type_id} is disabled")
@@ -152,7 +201,11 @@ class VerificationRoutes:
             if doc_type.content_types is not None and content_type not in doc_type.content_types:
                 raise Fail(400, "Bad Request", f"a file's type is not allowed for {type_id}")
         if step.stall:
-            return web.json_response(self._step_envelope(user))
+            return self._submit_reply(self._step_envelope(user), type_id)
+        if doc_type.refuse is not None:
+            user.refused.add(type_id)
+            return self._submit_reply(self._step_envelope(user), type_id, doc_type.refuse)
+        user.refused.clear()
         user.committed.add(key)
         index = user.step
         user.step += 1
@@ -162,18 +215,25 @@ class VerificationRoutes:
             Submission(user.email, procedure, index, type_id, tuple(files), now, completed)
         )
         if not completed:
-            return web.json_response(self._step_envelope(user))
-        sb._grant_next_level(user, now)
+            return self._submit_reply(self._step_envelope(user), type_id)
+        final_done = sb.scenario.quirks.final_done
+        if final_done:
+            sb._grant_next_level(user, now)
+            if sb.scenario.quirks.submit_reply.startswith("empty"):
+                user.result_page = procedure
+        else:
+            user.ended = procedure
         user.procedure = None
         user.step = 0
-        return web.json_response(
+        return self._submit_reply(
             {
                 "code": 202,
-                "data": {"types": []},
-                "done": True,
+                "data": {"types": [str(type_id)]},
+                "done": final_done,
                 "uuid": procedure,
                 "workflow": sb.scenario.final_workflow,
-            }
+            },
+            type_id,
         )
 
 
