@@ -11,10 +11,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..errors import APIStatusError, MissingDocumentError
+from ..errors import APIStatusError, MissingDocumentError, WizardError
 from ..models import DocumentType, VerificationPage
 from ..runner import WizardResult
-from ._errors import UsageError, describe_error, exit_code_for
+from ._errors import UsageError, describe_error, exit_code_for, retry_after_of
 from ._secrets import secrets
 
 if TYPE_CHECKING:
@@ -42,6 +42,14 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, APIStatusError):
         data["status"] = exc.status
         data["request_id"] = exc.request_id
+        data["server_message"] = secrets.scrub(exc.message)
+        data["details"] = exc.details
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        data["retry_after"] = retry_after
+    for name in ("workflow", "step", "reason"):  # UnsupportedWizardError, StepRefusedError
+        if isinstance(exc, WizardError) and getattr(exc, name, None) is not None:
+            data[name] = getattr(exc, name)
     if isinstance(exc, MissingDocumentError):
         data["requested"] = [
             {"id": t.id, "description": t.description}
@@ -62,6 +70,7 @@ def result_to_dict(result: WizardResult) -> dict[str, Any]:
     """A run's result as JSON data."""
     return {
         "done": result.done,
+        "outcome": result.outcome,
         "run_id": result.run_id,
         "uuid": result.uuid,
         "workflow": result.workflow,
