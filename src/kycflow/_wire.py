@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from html import unescape
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -308,22 +309,38 @@ def errors_text(details: list[dict[str, Any]]) -> str:
     return "; ".join(t for t in (detail_text(d) for d in details[:5]) if t)
 
 
-def _text_message(headers: Mapping[str, str], body: bytes) -> str | None:
-    """The server's words in a non-JSON error body: an HTML page's title, or plain text."""
+def _text_message(
+    status: int, headers: Mapping[str, str], body: bytes
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The server's words in a non-JSON error body: plain text, or an HTML page's title (its
+    leading status dropped) with its paragraphs as details."""
     try:
         text = body.decode("utf-8").strip()
     except UnicodeDecodeError:
-        return None
+        return None, []
     if not text or not all(c.isprintable() or c.isspace() for c in text):
-        return None
+        return None, []
     content_type = (headers.get("Content-Type") or "").lower()
-    if "html" in content_type or text[:1] == "<":
-        for tag in ("title", "h1"):
-            found = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.I | re.S)
-            if found and found.group(1).strip():
-                return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
-        return None
-    return text
+    if "html" not in content_type and text[:1] != "<":
+        return text, []
+    message = None
+    for tag in ("title", "h1"):
+        found = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.I | re.S)
+        if found and _strip_tags(found.group(1)):
+            message = _strip_tags(found.group(1))
+            break
+    if message is not None and message.startswith(f"{status} ") and len(message) > 4:
+        message = message[4:].strip()
+    details = [
+        {"issue": para}
+        for para in (_strip_tags(p) for p in re.findall(r"<p[^>]*>(.*?)</p>", text, re.I | re.S))
+        if para
+    ][:5]
+    return message, details
+
+
+def _strip_tags(html: str) -> str:
+    return unescape(" ".join(re.sub(r"<[^>]+>", " ", html).split()))
 
 
 def error_from_response(
@@ -349,7 +366,7 @@ def error_from_response(
     message, details = _error_fields(payload)
     body_text = excerpt(body)
     if message is None and not parsed:
-        message = _text_message(headers, body)
+        message, details = _text_message(status, headers, body)
     if message is None:
         message = f"HTTP {status} error" + (f": {body_text}" if body_text else "")
     else:

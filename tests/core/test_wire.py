@@ -91,7 +91,7 @@ def test_html_error_body_gives_its_title_and_excerpt() -> None:
     html = b"<html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000 + b"</body>"
     err = error_from_response(502, {}, html)
     assert isinstance(err, e.ServerError)
-    assert err.message == "502 Bad Gateway"
+    assert err.message == "Bad Gateway"
     assert "502 Bad Gateway" in err.body_excerpt
     assert len(err.body_excerpt) <= 200
 
