@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from html import unescape
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from ._constants import ERROR_EXCERPT_CHARS
+from ._error_bodies import error_fields, text_message
 from .errors import (
     APIStatusError,
     ConfigurationError,
     NotFoundError,
     ProtocolError,
     RateLimitError,
-    detail_text,
     status_error_class,
 )
 from .models import Verification, VerificationPage, WizardStep
@@ -231,118 +229,6 @@ def _misfit(
     return ProtocolError(message, excerpt=text, status=status, method=method, path=path)
 
 
-_MESSAGE_KEYS = ("message", "detail", "title", "error_description", "reason", "description")
-
-
-def _as_details(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        # ``{"field": ["msg", ...]}`` (a validation map) or one detail object.
-        if (
-            value
-            and all(isinstance(v, list | str) for v in value.values())
-            and not any(k in value for k in ("issue", "message", "detail", "title"))
-        ):
-            out: list[dict[str, Any]] = []
-            for field, msgs in value.items():
-                for msg in msgs if isinstance(msgs, list) else [msgs]:
-                    out.append({"field": field, "issue": str(msg)})
-            return out
-        return [value]
-    if isinstance(value, list):
-        out = []
-        for item in value:
-            if isinstance(item, dict):
-                out.append(item)
-            elif isinstance(item, str | int | float) and not isinstance(item, bool):
-                out.append({"issue": str(item)})
-        return out
-    if isinstance(value, str) and value.strip():
-        return [{"issue": value}]
-    return []
-
-
-def _first_text(obj: dict[str, Any], keys: Iterable[str] = _MESSAGE_KEYS) -> str | None:
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
-
-
-def _error_fields(payload: Any) -> tuple[str | None, list[dict[str, Any]]]:
-    """Message and details of every error-body shape NOTES.md lists.
-
-    ``{"error": {"message", "details"}}``, ``{"error": "..."}``, ``{"message", "details"}``,
-    ``{"errors": [...]}``, RFC 9457 problem+json (``title``, ``detail``, ``violations`` or
-    ``errors``), and a bare list of errors.
-    """
-    if isinstance(payload, list):
-        details = _as_details(payload)
-        return (errors_text(details) or None), details
-    if not isinstance(payload, dict):
-        return None, []
-    error = payload.get("error")
-    if isinstance(error, dict):
-        message = _first_text(error)
-        details = _as_details(error.get("details") or error.get("errors"))
-    else:
-        message = error if isinstance(error, str) and error.strip() else None
-        title = payload.get("title")
-        detail = payload.get("detail")
-        if message is None and isinstance(title, str) and isinstance(detail, str) and detail:
-            # problem+json: ``title`` names the kind, ``detail`` says what happened.
-            message = detail if title.strip() in ("", detail) else f"{title}: {detail}"
-        message = message or _first_text(payload)
-        details = _as_details(
-            payload.get("details")
-            or payload.get("violations")
-            or payload.get("errors")
-            or payload.get("invalid_params")
-        )
-    if message is None and details:
-        message = errors_text(details) or None
-    return message, details
-
-
-def errors_text(details: list[dict[str, Any]]) -> str:
-    """The details' texts joined (a message for a body that is only a list of errors)."""
-    return "; ".join(t for t in (detail_text(d) for d in details[:5]) if t)
-
-
-def _text_message(
-    status: int, headers: Mapping[str, str], body: bytes
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """The server's words in a non-JSON error body: plain text, or an HTML page's title (its
-    leading status dropped) with its paragraphs as details."""
-    try:
-        text = body.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return None, []
-    if not text or not all(c.isprintable() or c.isspace() for c in text):
-        return None, []
-    content_type = (headers.get("Content-Type") or "").lower()
-    if "html" not in content_type and text[:1] != "<":
-        return text, []
-    message = None
-    for tag in ("title", "h1"):
-        found = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.I | re.S)
-        if found and _strip_tags(found.group(1)):
-            message = _strip_tags(found.group(1))
-            break
-    if message is not None and message.startswith(f"{status} ") and len(message) > 4:
-        message = message[4:].strip()
-    details = [
-        {"issue": para}
-        for para in (_strip_tags(p) for p in re.findall(r"<p[^>]*>(.*?)</p>", text, re.I | re.S))
-        if para
-    ][:5]
-    return message, details
-
-
-def _strip_tags(html: str) -> str:
-    return unescape(" ".join(re.sub(r"<[^>]+>", " ", html).split()))
-
-
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
@@ -354,7 +240,7 @@ def error_from_response(
 ) -> APIStatusError:
     """The ``APIStatusError`` subclass for an error reply, with message, details and request id.
 
-    Message and details come from every error-body shape of NOTES.md (see ``_error_fields``);
+    Message and details come from every error-body shape of NOTES.md (see ``_error_bodies``);
     a plain-text body is the message, an HTML page from a proxy gives its title. The body's
     excerpt is kept either way.
     """
@@ -363,10 +249,10 @@ def error_from_response(
         payload: Any = json.loads(body) if body.strip() else None
     except (UnicodeDecodeError, ValueError, RecursionError):
         payload, parsed = None, False
-    message, details = _error_fields(payload)
+    message, details = error_fields(payload)
     body_text = excerpt(body)
     if message is None and not parsed:
-        message, details = _text_message(status, headers, body)
+        message, details = text_message(status, headers, body)
     if message is None:
         message = f"HTTP {status} error" + (f": {body_text}" if body_text else "")
     else:
@@ -405,7 +291,7 @@ def check_not_error(
         errors and "data" not in payload and "code" not in payload
     ):
         return
-    message, _ = _error_fields(payload)
+    message, _ = error_fields(payload)
     raise _misfit(
         "the server's 2xx reply is an error" + (f": {excerpt(message, 300)}" if message else ""),
         payload,
