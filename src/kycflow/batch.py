@@ -199,7 +199,11 @@ def result_dict(
     """The JSON form of a job's outcome, shared by the CLI's output and arq job results."""
     return {
         "key": key,
-        "status": "complete" if error is None and result is not None else "failed",
+        # A wizard that ended without success (202, done: false) did not complete the job.
+        "status": "complete"
+        if error is None and result is not None and result.succeeded
+        else "failed",
+        "outcome": result.outcome if result is not None else None,
         "uuid": result.uuid if result is not None else None,
         "steps": [
             {
@@ -340,7 +344,7 @@ async def run_many(
             return BatchResult(
                 key=getattr(job, "key", str(index)), ok=False, index=index, error=exc
             )
-        return BatchResult(key=job.key, ok=True, index=index, result=outcome)
+        return BatchResult(key=job.key, ok=outcome.succeeded, index=index, result=outcome)
 
     async def worker() -> None:
         while (item := await feed.next()) is not None:

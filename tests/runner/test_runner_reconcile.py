@@ -103,7 +103,9 @@ async def test_a_first_submit_answered_409_is_reconciled_by_reading() -> None:
     assert next(e.reconciled for e in events if isinstance(e, StepSubmitted)) is True
 
 
-async def test_a_conflict_to_a_later_resend_is_reconciled_whatever_the_attempt(clock: FakeClock) -> None:
+async def test_a_conflict_to_a_later_resend_is_reconciled_whatever_the_attempt(
+    clock: FakeClock,
+) -> None:
     # Two lost replies, the second after a commit: the third attempt gets a 400 (the step is
     # gone) and the runner reads the wizard instead of failing.
     server = FakeServer()

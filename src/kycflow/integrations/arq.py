@@ -40,6 +40,7 @@ from ..errors import (
     OutcomeUnknownError,
     RateLimitError,
     ServerError,
+    WizardDeadlineError,
 )
 from ..providers import FileProvider
 from ..runner import WizardRunner
@@ -85,6 +86,8 @@ TRANSIENT_ERRORS: tuple[type[KycflowError], ...] = (
     RateLimitError,
     OutcomeUnknownError,
     CheckpointError,
+    # The run spent its deadline retrying transient failures: try the job again later.
+    WizardDeadlineError,
 )
 """Errors after which a job is tried again (from its checkpoint) rather than failed."""
 
