@@ -17,6 +17,7 @@ The runner uses only the client's public API (``client.wizard.start``, ``client.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid as uuid_lib
 from collections.abc import Awaitable, Callable, Sequence
@@ -332,6 +333,8 @@ class _Run(SubmittingRun):
         current = cp.current
         same_procedure = bool(step.uuid) and step.uuid == cp.uuid
         doubt: str | None = None
+        if current is not None:
+            current.signature = _current_format(current.signature)
         if current is not None and current.submit_in_flight:
             self.resumed = True
             if step_signature(step) != current.signature:
@@ -536,6 +539,20 @@ class _Run(SubmittingRun):
                 f"the file provider returned something other than a Document for {doc_type.id}"
             )
         return docs or None
+
+
+def _current_format(signature: str) -> str:
+    """A checkpointed signature in today's format: 0.1.0 also held ``done``, which the start
+    call and a submit reply word differently for one page (``[uuid, code, done, workflow,
+    ids]``); without this a resumed in-flight submit would look committed."""
+    try:
+        parts = json.loads(signature)
+    except ValueError:
+        return signature
+    if isinstance(parts, list) and len(parts) == 5 and isinstance(parts[2], bool):
+        del parts[2]
+        return json.dumps(parts, separators=(",", ":"))
+    return signature
 
 
 @dataclass(frozen=True, slots=True)

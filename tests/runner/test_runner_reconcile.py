@@ -233,3 +233,26 @@ def test_the_pure_decisions() -> None:
         ValueError("x"),
     ):
         assert not is_transient(exc), exc
+
+
+async def test_a_checkpoint_of_0_1_0_with_a_submit_in_flight_is_not_taken_as_committed() -> None:
+    # 0.1.0's signatures also held ``done``: an unchanged step must still look unchanged.
+    import json
+
+    from kycflow import Checkpoint
+    from kycflow.checkpoint import StepInProgress, step_signature
+
+    server = FakeServer()
+    user = server.user()
+    step = await server.client().wizard.start()
+    parts = json.loads(step_signature(step))
+    old = json.dumps([parts[0], parts[1], False, *parts[2:]], separators=(",", ":"))
+    store = MemoryCheckpointStore()
+    current = StepInProgress(signature=old, type_id=2, submit_in_flight=True)
+    await store.save("k", Checkpoint(key="k", uuid=step.uuid, current=current))
+    result = await WizardRunner(
+        server.client(), ALL_DOCS, checkpoint_store=store, checkpoint_key="k"
+    ).run()
+    _committed_once(server)
+    assert result.steps[0].reconciled is False  # it was sent again, not assumed committed
+    assert user.submit_calls == 3
