@@ -23,6 +23,7 @@ import uuid as uuid_lib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from ._choosing import ChoosingRun
 from ._constants import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_SUBMIT_ATTEMPTS,
@@ -44,16 +45,12 @@ from ._run_types import (
 )
 from ._run_types import FilesAPI as FilesAPI
 from ._run_types import WizardAPI as WizardAPI
-from ._submitting import Relation, SubmittingRun, relation
+from ._submitting import Relation, relation
 from .checkpoint import Checkpoint, CheckpointStore, CompletedStep, StepInProgress, step_signature
 from .documents import Document
 from .errors import (
     ConfigurationError,
-    DocumentError,
-    KycflowError,
-    MissingDocumentError,
     StepRefusedError,
-    UnsupportedWizardError,
     WizardDeadlineError,
     WizardStepLimitError,
 )
@@ -78,10 +75,6 @@ def _positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer")
     return value
-
-
-def _type_label(doc_type: DocumentType) -> str:
-    return f"{doc_type.id} ({doc_type.description})" if doc_type.description else str(doc_type.id)
 
 
 class WizardRunner:
@@ -181,8 +174,8 @@ class WizardRunner:
         return await _Run(self, self.run_id or uuid_lib.uuid4().hex).execute()
 
 
-class _Run(SubmittingRun):
-    """One ``run()`` call: the run loop, resuming, choosing a type, refusals and results."""
+class _Run(ChoosingRun):
+    """One ``run()`` call: the run loop, resuming, refusals and results."""
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -309,22 +302,6 @@ class _Run(SubmittingRun):
             resumed=self.resumed,
             outcome=outcome,
         )
-
-    @staticmethod
-    def _check_supported(step: WizardStep, number: int) -> None:
-        sdk = step.sdk
-        if sdk is not None or not step.types:
-            workflow = step.workflow or "(no workflow)"
-            why = (
-                f"a third-party KYC SDK ({sdk}): documents cannot be uploaded through the API"
-                if sdk is not None
-                else "a step that carries no document types"
-            )
-            raise UnsupportedWizardError(
-                f"the wizard's workflow {workflow} is {why} (step {number})",
-                workflow=step.workflow,
-                step=number,
-            )
 
     async def _resume(self, step: WizardStep) -> str | None:
         """Align a loaded checkpoint with the server's current step; returns the signature of
@@ -477,68 +454,6 @@ class _Run(SubmittingRun):
             )
         )
         return _StepOutcome(reply, current.type_id, refused=True, reason=reason)
-
-    async def _supplied(
-        self, step: WizardStep, number: int, excluded: set[int], reason: str | None
-    ) -> list[tuple[DocumentType, list[Document]]]:
-        supplied: list[tuple[DocumentType, list[Document]]] = []
-        for doc_type in step.enabled_types:
-            if doc_type.id in excluded:
-                continue
-            docs = await self._supply(doc_type)
-            if docs:
-                supplied.append((doc_type, docs))
-        if supplied:
-            return supplied
-        if excluded:
-            raise StepRefusedError(
-                f"step {number} was refused for every document type the provider supplies "
-                f"({', '.join(str(i) for i in sorted(excluded))})"
-                + (f": {reason}" if reason else ""),
-                step=number,
-                type_ids=sorted(excluded),
-                reason=reason,
-            )
-        requested = step.enabled_types or step.types
-        names = ", ".join(_type_label(t) for t in requested) or "none"
-        raise MissingDocumentError(
-            f"step {number} asks for document types the provider cannot supply: {names}",
-            requested=requested,
-        )
-
-    def _choose(
-        self,
-        step: WizardStep,
-        supplied: list[tuple[DocumentType, list[Document]]],
-        current: StepInProgress | None,
-    ) -> tuple[DocumentType, list[Document]]:
-        if current is not None:
-            for doc_type, docs in supplied:
-                if doc_type.id == current.type_id:
-                    return doc_type, docs
-        choice = self.r.type_policy(step, [t for t, _ in supplied])
-        for doc_type, docs in supplied:
-            if doc_type.id == getattr(choice, "id", None):
-                return doc_type, docs
-        raise ConfigurationError("the type policy returned a type that was not offered to it")
-
-    async def _supply(self, doc_type: DocumentType) -> list[Document] | None:
-        try:
-            found = await self.r.provider.documents_for(doc_type)
-        except KycflowError:
-            raise
-        except Exception as exc:
-            raise DocumentError(
-                f"the file provider failed for document type {doc_type.id}: {type(exc).__name__}"
-            ) from exc
-        if found is None:
-            return None
-        docs = list(found)
-        if not all(isinstance(doc, Document) for doc in docs):
-            raise DocumentError(
-                f"the file provider returned something other than a Document for {doc_type.id}"
-            )
-        return docs or None
 
 
 def _current_format(signature: str) -> str:
