@@ -33,7 +33,10 @@ class WizardAPI(Protocol):
 
 
 class FilesAPI(Protocol):
-    """The upload half of the client API the runner uses."""
+    """The upload half of the client API the runner uses. When it also has
+    ``async validate(document) -> Document`` (``kycflow.Client`` does), the runner validates
+    every file of a step with it, i.e. with the client's limits, before the step's first
+    request; otherwise with the library's default limits."""
 
     async def upload(self, document: Document, /) -> str: ...
 
