@@ -16,6 +16,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    APITLSError,
     OutcomeUnknownError,
 )
 from .retry import Action, Decision, Failure
@@ -44,7 +45,7 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
         return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
     if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
-        return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
+        return Failure.TLS, APITLSError(f"TLS handshake with the server failed ({name})")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Failure.CONNECT, APIConnectError(
             f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"

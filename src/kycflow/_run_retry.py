@@ -13,6 +13,7 @@ import random
 from .errors import (
     APIConnectionError,
     APIStatusError,
+    APITLSError,
     OutcomeUnknownError,
     ProtocolError,
     RateLimitError,
@@ -43,8 +44,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether trying the same idempotent call again may succeed."""
     if isinstance(exc, OutcomeUnknownError):
         return True
-    if isinstance(exc, APIConnectionError):  # timeouts included
-        return True
+    if isinstance(exc, APIConnectionError):  # timeouts included, a bad certificate not
+        return not isinstance(exc, APITLSError)
     if isinstance(exc, ProtocolError):
         return exc.transient
     if isinstance(exc, RateLimitError):

@@ -10,6 +10,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
@@ -60,6 +61,10 @@ class APIConnectionError(APIError):
 
 class APIConnectError(APIConnectionError):
     """The connection could not be opened (refused, unresolvable): the request never left."""
+
+
+class APITLSError(APIConnectionError):
+    """The TLS handshake with the server failed (a bad certificate, say): retrying cannot help."""
 
 
 class APITimeoutError(APIConnectionError):

@@ -24,6 +24,7 @@ from kycflow._run_retry import (
 from kycflow.errors import (
     APIConnectionError,
     APIStatusError,
+    APITLSError,
     BadRequestError,
     OutcomeUnknownError,
     ProtocolError,
@@ -230,6 +231,7 @@ def test_the_pure_decisions() -> None:
         ServerError("x", status=501),
         ProtocolError("x"),
         PermissionDeniedError("x", status=403),
+        APITLSError("bad certificate"),
         ValueError("x"),
     ):
         assert not is_transient(exc), exc
