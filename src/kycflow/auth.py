@@ -363,6 +363,7 @@ async def sign_in(
             "the sign-in wizard gave no uuid", method="GET", path=SIGNIN_WIZARD_PATH
         )
     path = SIGNIN_PATH
+    chosen: str | None = None
     reply = await requester(
         "POST",
         path,
@@ -387,8 +388,10 @@ async def sign_in(
                 refresh_margin=refresh_margin,
             )
         kind = data.get("type") if isinstance(data, dict) else None
+        if path == FACTOR_CHOICE_PATH and code == 200 and not isinstance(kind, str):
+            kind = chosen  # the choice was acknowledged without naming it again
         choices = _factor_choices(data) if code == 200 and not isinstance(kind, str) else []
-        if choices:
+        if choices and path != FACTOR_CHOICE_PATH:
             chosen = await choose_factor(choices) if choose_factor is not None else choices[0]
             if chosen not in choices:
                 raise ConfigurationError(

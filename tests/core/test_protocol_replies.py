@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from corekit import FakeServer, envelope, reply
+from corekit import FakeServer, envelope, reply, token_data
 
 import kycflow
 from kycflow import errors as e
@@ -195,3 +195,31 @@ async def test_files_validate_uses_the_clients_limits(server: FakeServer) -> Non
         doc = await default.files.validate(jpeg, name="a.jpg")
         assert doc.content_type == "image/jpeg"
     assert server.requests_to("POST", "/v2/my/files") == []
+
+
+async def test_a_factor_choice_acknowledged_without_naming_it(
+    server: FakeServer, client: kycflow.Client
+) -> None:
+    server.route("GET", "/v2/my/signin/wizard", reply(envelope(200, None, uuid="sig-1")))
+    server.route(
+        "POST", "/v2/my/signin", reply(envelope(200, {"types": ["sms", "google"]}, uuid="sig-1"))
+    )
+    server.route("POST", "/v2/my/signin/2fa", reply(envelope(200, None, uuid="sig-1")))
+    server.route(
+        "POST", "/v2/my/2fa/google", reply(envelope(202, token_data("a-1", "r-1"), done=True))
+    )
+
+    async def choose(kinds: Any) -> str:
+        assert list(kinds) == ["sms", "google"]
+        return "google"
+
+    async def code(kind: str) -> str:
+        return "000111"
+
+    auth = await client.sign_in("a@x.test", "pw", second_factor=code, choose_factor=choose)
+    assert auth.tokens.access_token.token.get_secret_value() == "a-1"
+    assert server.requests_to("POST", "/v2/my/signin/2fa")[0].json() == {
+        "uuid": "sig-1",
+        "type": "google",
+    }
+    assert server.requests_to("POST", "/v2/my/2fa/google")[0].json()["code"] == "000111"
