@@ -24,7 +24,10 @@ async def verify(base_url: str, token: str, documents: str) -> kycflow.WizardRes
         result = await runner.run()
         for step in result.steps:
             print(f"step {step.index}: {step.type_description} ({len(step.files)} file(s))")
-        print("verification complete" if result.done else "verification not finished")
+        if result.succeeded:
+            print("verification complete")
+        else:  # the wizard's final step said done: false
+            print(f"the wizard ended without success ({result.outcome})")
         return result
 
 

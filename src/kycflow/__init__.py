@@ -15,10 +15,12 @@ from .checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
 from .client import Client, RequestOptions, UploadConfig
 from .documents import Document
 from .errors import (
+    APIConnectError,
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    APITLSError,
     AuthenticationError,
     BadRequestError,
     CheckpointError,
@@ -38,7 +40,9 @@ from .errors import (
     RedirectRefusedError,
     RunInProgressError,
     ServerError,
+    StepRefusedError,
     UnknownLevelError,
+    UnsupportedWizardError,
     WizardDeadlineError,
     WizardError,
     WizardStalledError,
@@ -49,6 +53,7 @@ from .events import (
     Failed,
     FileUploaded,
     Retrying,
+    StepRefused,
     StepStarted,
     StepSubmitted,
     WizardEvent,
@@ -69,9 +74,11 @@ from .runner import StepResult, TypePolicy, WizardResult, WizardRunner
 from .watch import LevelGranted, LevelWatcher
 
 __all__ = [
+    "APIConnectError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "Auth",
     "AuthenticationError",
@@ -121,6 +128,8 @@ __all__ = [
     "RunInProgressError",
     "ServerError",
     "SessionAuth",
+    "StepRefused",
+    "StepRefusedError",
     "StepResult",
     "StepStarted",
     "StepSubmitted",
@@ -128,6 +137,7 @@ __all__ = [
     "TokenPair",
     "TypePolicy",
     "UnknownLevelError",
+    "UnsupportedWizardError",
     "UploadConfig",
     "Verification",
     "VerificationPage",

@@ -47,8 +47,10 @@ DEFAULT_RUN_DEADLINE: float | None = 600.0
 DEFAULT_UPLOAD_CONCURRENCY = 4
 DEFAULT_STALL_LIMIT = 3
 DEFAULT_MAX_SUBMIT_ATTEMPTS = 3
-# Seconds the runner waits after a submit timed out before re-reading the wizard.
-DEFAULT_SETTLE_DELAY = 1.0
+# Seconds the runner waits after an ambiguous submit before re-reading the wizard (doubled per
+# attempt up to 30 s). 2 s: the issue-10 soak measured commits landing 1.5 s after a gateway's
+# 5xx; a 202 "accepted, processing will start later" is not instant either.
+DEFAULT_SETTLE_DELAY = 2.0
 
 # The version of every JSON shape kycflow emits (``to_dict()``, ``--json``, batch and arq
 # results). Adding a field keeps it; renaming, removing or retyping one bumps it.

@@ -11,7 +11,14 @@ from typing import NoReturn
 
 import aiohttp
 
-from .errors import APIConnectionError, APIError, APITimeoutError, OutcomeUnknownError
+from .errors import (
+    APIConnectError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    APITLSError,
+    OutcomeUnknownError,
+)
 from .retry import Action, Decision, Failure
 
 __all__ = ["RetrySignal", "map_exception", "raise_for"]
@@ -38,9 +45,9 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
         return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
     if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
-        return Failure.TLS, APIConnectionError(f"TLS handshake with the server failed ({name})")
+        return Failure.TLS, APITLSError(f"TLS handshake with the server failed ({name})")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return Failure.CONNECT, APIConnectionError(
+        return Failure.CONNECT, APIConnectError(
             f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"
         )
     if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):

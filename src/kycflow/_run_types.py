@@ -12,6 +12,8 @@ from .events import WizardEvent
 from .models import DocumentType, WizardStep
 
 __all__ = [
+    "OUTCOME_COMPLETED",
+    "OUTCOME_ENDED_WITHOUT_SUCCESS",
     "EventCallback",
     "FilesAPI",
     "StepResult",
@@ -32,7 +34,10 @@ class WizardAPI(Protocol):
 
 
 class FilesAPI(Protocol):
-    """The upload half of the client API the runner uses."""
+    """The upload half of the client API the runner uses. When it also has
+    ``async validate(document) -> Document`` (``kycflow.Client`` does), the runner validates
+    every file of a step with it, i.e. with the client's limits, before the step's first
+    request; otherwise with the library's default limits."""
 
     async def upload(self, document: Document, /) -> str: ...
 
@@ -72,10 +77,18 @@ class StepResult:
     reconciled: bool = False
 
 
+OUTCOME_COMPLETED = "completed"
+OUTCOME_ENDED_WITHOUT_SUCCESS = "ended_without_success"
+
+
 @dataclass(frozen=True)
 class WizardResult:
-    """The outcome of a run. ``steps`` include those committed by an earlier, resumed run;
-    ``retries`` counts uploads and submits tried again in this run."""
+    """The outcome of a run: the wizard reached its final step (code 202).
+
+    ``outcome`` says how it ended: ``"completed"`` (the server's ``done: true``: the procedure
+    succeeded) or ``"ended_without_success"`` (a 202 with ``done: false``); ``done`` and
+    ``succeeded`` are True only for the first. ``steps`` include those committed by an earlier,
+    resumed run; ``retries`` counts reads, uploads and submits tried again in this run."""
 
     run_id: str
     uuid: str
@@ -85,6 +98,12 @@ class WizardResult:
     steps: tuple[StepResult, ...]
     retries: int
     resumed: bool
+    outcome: str = OUTCOME_COMPLETED
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the procedure succeeded (``outcome == "completed"``)."""
+        return self.outcome == OUTCOME_COMPLETED
 
     def to_dict(self) -> WizardResultDict:
         """The result as plain JSON data (docs/cli.md, "JSON output": ``kind: "wizard_result"``)."""

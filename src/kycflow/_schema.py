@@ -20,7 +20,13 @@ from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from ._constants import JSON_SCHEMA_VERSION
-from .errors import APIStatusError, MissingDocumentError
+from .errors import (
+    APIStatusError,
+    MissingDocumentError,
+    OutcomeUnknownError,
+    RateLimitError,
+    WizardError,
+)
 from .models import DocumentType, VerificationPage
 
 __all__ = [
@@ -70,6 +76,8 @@ class _Result(Protocol):
     @property
     def done(self) -> bool: ...
     @property
+    def outcome(self) -> str: ...
+    @property
     def run_id(self) -> str: ...
     @property
     def uuid(self) -> str: ...
@@ -101,6 +109,7 @@ class WizardResultDict(TypedDict):
     schema_version: int
     kind: Literal["wizard_result"]
     done: bool
+    outcome: str
     run_id: str
     uuid: str
     workflow: str
@@ -123,6 +132,12 @@ class ErrorDict(TypedDict):
     message: str
     status: int | None
     request_id: str | None
+    server_message: str | None
+    details: Any
+    retry_after: float | None
+    workflow: str | None
+    step: int | None
+    reason: str | None
     requested: list[DocumentTypeDict] | None
 
 
@@ -135,6 +150,7 @@ class JobResultDict(TypedDict):
     key: str
     index: int | None
     status: JobStatus
+    outcome: str | None
     run_id: str | None
     uuid: str | None
     workflow: str | None
@@ -221,6 +237,7 @@ def wizard_result_dict(result: _Result) -> WizardResultDict:
         "schema_version": JSON_SCHEMA_VERSION,
         "kind": "wizard_result",
         "done": result.done,
+        "outcome": result.outcome,
         "run_id": result.run_id,
         "uuid": result.uuid,
         "workflow": result.workflow,
@@ -237,11 +254,21 @@ def _type_dict(doc_type: DocumentType) -> DocumentTypeDict:
 def error_dict(exc: BaseException, *, message: str | None = None) -> ErrorDict:
     """An error; ``message`` replaces ``str(exc)`` (cut to ``ERROR_MESSAGE_CHARS``)."""
     text = str(exc)[:ERROR_MESSAGE_CHARS] if message is None else message
+    status_error = exc.cause if isinstance(exc, OutcomeUnknownError) else exc
+    wizard = exc if isinstance(exc, WizardError) else None
     return {
         "type": type(exc).__name__,
         "message": text or type(exc).__name__,
         "status": exc.status if isinstance(exc, APIStatusError) else None,
         "request_id": exc.request_id if isinstance(exc, APIStatusError) else None,
+        "server_message": exc.message if isinstance(exc, APIStatusError) else None,
+        "details": exc.details if isinstance(exc, APIStatusError) else None,
+        "retry_after": status_error.retry_after
+        if isinstance(status_error, RateLimitError)
+        else None,
+        "workflow": getattr(wizard, "workflow", None),
+        "step": getattr(wizard, "step", None),
+        "reason": getattr(wizard, "reason", None),
         "requested": [_type_dict(t) for t in exc.requested]
         if isinstance(exc, MissingDocumentError)
         else None,
@@ -258,13 +285,16 @@ def job_result_dict(
 ) -> JobResultDict:
     """One job's outcome (``status`` defaults from ``result`` and ``error``)."""
     if status is None:
-        status = "complete" if error is None and result is not None else "failed"
+        # A wizard that ended without success (202, done: false) did not complete the job.
+        complete = error is None and result is not None and result.outcome == "completed"
+        status = "complete" if complete else "failed"
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "kind": "job_result",
         "key": key,
         "index": index,
         "status": status,
+        "outcome": result.outcome if result is not None else None,
         "run_id": result.run_id if result is not None else None,
         "uuid": result.uuid if result is not None else None,
         "workflow": result.workflow if result is not None else None,

@@ -1,7 +1,9 @@
 """The upload part of a wizard step: validating its files, then bounded concurrent uploads.
 
-An upload whose outcome is unknown is simply made again: a stored file that no submit
-references is an orphan, which is harmless.
+Files are validated once, with the client's own limits (``client.files.validate`` when the
+client has it), before the step's first request. An upload that fails transiently, its outcome
+unknown included, is simply made again while the run's deadline allows: a stored file that no
+submit references is an orphan, which is harmless.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from . import _telemetry as telemetry
 from ._run_state import RunState
 from .checkpoint import StepInProgress, UploadedFile
 from .documents import Document
-from .errors import DocumentError, KycflowError, OutcomeUnknownError
+from .errors import DocumentError, KycflowError
 from .events import FileUploaded
 
 __all__ = ["UploadingRun"]
@@ -22,9 +24,13 @@ __all__ = ["UploadingRun"]
 class UploadingRun(RunState):
     """A run's state plus the upload half of a step."""
 
-    @staticmethod
-    async def _validate(doc: Document) -> Document:
+    async def _validate(self, doc: Document) -> Document:
+        validate = getattr(self.r.client.files, "validate", None)
         try:
+            if callable(validate):
+                checked = await validate(doc)
+                if isinstance(checked, Document):
+                    return checked
             return await doc.validate()
         except KycflowError:
             raise
@@ -78,18 +84,13 @@ class UploadingRun(RunState):
         return [path for path in paths if path is not None]
 
     async def _upload(self, number: int, type_id: int, doc: Document) -> str:
-        attempt = 1
-        while True:
-            try:
-                with telemetry.upload_span(type_id, doc.size):
-                    return await self.r.client.files.upload(doc)
-            except OutcomeUnknownError as exc:
-                # The file may be stored already. Uploading it again is safe: a stored file no
-                # submit references is an orphan, which is harmless.
-                if attempt >= self.r.max_submit_attempts:
-                    raise
-                attempt += 1
-                await self._retrying(number, "upload", type_id, attempt, exc)
+        # Even an upload whose outcome is unknown is made again: the file may be stored
+        # already, and a stored file no submit references is an orphan, which is harmless.
+        async def upload() -> str:
+            with telemetry.upload_span(type_id, doc.size):
+                return await self.r.client.files.upload(doc)
+
+        return await self._retry_call("upload", number, type_id, upload)
 
     async def _emit_uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ValidationError
 
 from ._constants import ERROR_EXCERPT_CHARS
+from ._error_bodies import error_fields, text_message
 from .errors import (
     APIStatusError,
     ConfigurationError,
@@ -29,11 +30,13 @@ from .retry import parse_retry_after
 
 __all__ = [
     "check_base_url",
+    "check_not_error",
     "decode_json",
     "error_from_response",
     "excerpt",
     "filter_params",
     "is_loopback_host",
+    "is_wizard_envelope",
     "join_url",
     "page_from_payload",
     "parse_model",
@@ -155,6 +158,7 @@ def decode_json(
                 status=status,
                 method=method,
                 path=path,
+                transient=True,
             ) from exc
     # Raised outside the handler so that not even ``__context__`` keeps the decode error: a
     # JSONDecodeError holds the whole body (its ``doc``), tokens included.
@@ -164,6 +168,7 @@ def decode_json(
         status=status,
         method=method,
         path=path,
+        transient=True,
     )
 
 
@@ -224,35 +229,6 @@ def _misfit(
     return ProtocolError(message, excerpt=text, status=status, method=method, path=path)
 
 
-def _error_fields(payload: Any) -> tuple[str | None, list[dict[str, Any]]]:
-    if not isinstance(payload, dict):
-        return None, []
-    error = payload.get("error")
-    message: Any = None
-    details: Any = None
-    if isinstance(error, dict):
-        message = error.get("message")
-        details = error.get("details")
-    elif isinstance(error, str):
-        message = error
-        details = payload.get("details")
-    elif isinstance(payload.get("message"), str):
-        message = payload.get("message")
-        details = payload.get("details") or payload.get("errors")
-    detail_list: list[dict[str, Any]] = []
-    if isinstance(details, list):
-        for item in details:
-            if isinstance(item, dict):
-                detail_list.append(item)
-            elif isinstance(item, str):
-                detail_list.append({"issue": item})
-    elif isinstance(details, dict):
-        detail_list.append(details)
-    elif isinstance(details, str):
-        detail_list.append({"issue": details})
-    return (message if isinstance(message, str) and message.strip() else None), detail_list
-
-
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
@@ -264,15 +240,19 @@ def error_from_response(
 ) -> APIStatusError:
     """The ``APIStatusError`` subclass for an error reply, with message, details and request id.
 
-    The message comes from ``{"error": {"message", "details"}}`` when present; any other shape
-    (or an HTML page from a proxy) gives a generic message and keeps a short body excerpt.
+    Message and details come from every error-body shape of NOTES.md (see ``_error_bodies``);
+    a plain-text body is the message, an HTML page from a proxy gives its title. The body's
+    excerpt is kept either way.
     """
+    parsed = True
     try:
         payload: Any = json.loads(body) if body.strip() else None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        payload = None
-    message, details = _error_fields(payload)
+        payload, parsed = None, False
+    message, details = error_fields(payload)
     body_text = excerpt(body)
+    if message is None and not parsed:
+        message, details = text_message(status, headers, body)
     if message is None:
         message = f"HTTP {status} error" + (f": {body_text}" if body_text else "")
     else:
@@ -297,13 +277,48 @@ def error_from_response(
     return cls(message, **kwargs)
 
 
+def check_not_error(
+    payload: Any, *, body: bytes = b"", method: str | None = None, path: str | None = None
+) -> None:
+    """Raise ``ProtocolError`` when a 2xx reply's JSON is an error object (``{"error": ...}``
+    or ``{"errors": [...]}`` without the call's data): a server saying no, never an empty
+    result."""
+    if not isinstance(payload, dict):
+        return
+    error = payload.get("error")
+    errors = payload.get("errors")
+    if (error is None or error is False or error == "") and not (
+        errors and "data" not in payload and "code" not in payload
+    ):
+        return
+    message, _ = error_fields(payload)
+    raise _misfit(
+        "the server's 2xx reply is an error" + (f": {excerpt(message, 300)}" if message else ""),
+        payload,
+        body,
+        None,
+        method,
+        path,
+        False,
+    )
+
+
+def is_wizard_envelope(payload: Any) -> bool:
+    """Whether a decoded reply is a wizard envelope (an object with an integer ``code``)."""
+    if not isinstance(payload, dict):
+        return False
+    code = payload.get("code")
+    return isinstance(code, int) and not isinstance(code, bool)
+
+
 def verification_from_payload(
     payload: Any, *, body: bytes = b"", method: str | None = None, path: str | None = None
 ) -> Verification:
     """A verification from the list envelope (``{"total", "data": [...]}``) or a bare object.
 
-    An envelope with no item is a ``NotFoundError``.
+    An envelope with no item is a ``NotFoundError``; an error object is a ``ProtocolError``.
     """
+    check_not_error(payload, body=body, method=method, path=path)
     item: Any = payload
     if isinstance(payload, dict) and "data" in payload and "id" not in payload:
         data = payload.get("data")
@@ -329,7 +344,25 @@ def verification_from_payload(
 def page_from_payload(
     payload: Any, *, body: bytes = b"", method: str | None = None, path: str | None = None
 ) -> VerificationPage:
-    """A page of the history from ``{"total": N, "data": [...]}``."""
+    """A page of the history from ``{"total": N, "data": [...]}``.
+
+    A reply without ``data`` (or an error object) is a ``ProtocolError``, never an empty page;
+    ``data: null`` is an empty page only when ``total`` says there is nothing.
+    """
+    check_not_error(payload, body=body, method=method, path=path)
+    if isinstance(payload, dict) and (
+        "data" not in payload
+        or (payload.get("data") is None and payload.get("total") not in (None, 0))
+    ):
+        raise _misfit(
+            "the history reply carries no data",
+            payload,
+            body,
+            None,
+            method,
+            path,
+            False,
+        )
     if isinstance(payload, list):
         # A bare list has no total: it is all there is.
         payload = {"total": len(payload), "data": payload}
@@ -341,7 +374,22 @@ def page_from_payload(
 def wizard_step_from_payload(
     payload: Any, *, body: bytes = b"", method: str | None = None, path: str | None = None
 ) -> WizardStep:
-    """A wizard step from the wizard envelope (every documented ``data`` shape)."""
+    """A wizard step from the wizard envelope (every documented ``data`` shape).
+
+    An error object, or JSON that is not an envelope (no integer ``code``), is a
+    ``ProtocolError``.
+    """
+    check_not_error(payload, body=body, method=method, path=path)
+    if not is_wizard_envelope(payload):
+        raise _misfit(
+            "the server's reply is not a wizard envelope (no code)",
+            payload,
+            body,
+            None,
+            method,
+            path,
+            False,
+        )
     try:
         return WizardStep.from_envelope(payload)
     except ValidationError as exc:

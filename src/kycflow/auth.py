@@ -11,7 +11,7 @@ import base64
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +27,7 @@ from .models import Token, TokenPair
 __all__ = [
     "Auth",
     "BearerToken",
+    "FactorChoiceCallback",
     "Requester",
     "SecondFactorCallback",
     "SessionAuth",
@@ -38,8 +39,10 @@ __all__ = [
 SIGNIN_WIZARD_PATH = "/v2/my/signin/wizard"
 SIGNIN_PATH = "/v2/my/signin"
 SECOND_FACTOR_PATH = "/v2/my/2fa/{kind}"
+FACTOR_CHOICE_PATH = "/v2/my/signin/2fa"
+_CHOICE_KEYS = ("factors", "types", "choices", "available", "methods")
 REFRESH_PATH = "/v2/my/refresh"
-_MAX_SIGNIN_STEPS = 3
+_MAX_SIGNIN_STEPS = 4
 _FACTOR_KIND = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 _log = get_logger()
@@ -325,6 +328,22 @@ def _requester_of(target: Requester | SupportsRequester) -> Requester:
 
 
 SecondFactorCallback = Callable[[str], Awaitable[str]]
+FactorChoiceCallback = Callable[[Sequence[str]], Awaitable[str]]
+
+
+def _factor_choices(data: Any) -> list[str]:
+    """The second factors a factor-choice step offers (``{"factors": [...]}`` and kin)."""
+    offered: Any = data
+    if isinstance(data, dict):
+        offered = next((data[k] for k in _CHOICE_KEYS if isinstance(data.get(k), list)), None)
+    if not isinstance(offered, list):
+        return []
+    kinds = []
+    for item in offered:
+        kind = item.get("type") or item.get("name") if isinstance(item, dict) else item
+        if isinstance(kind, str) and _FACTOR_KIND.match(kind):
+            kinds.append(kind)
+    return kinds
 
 
 def _envelope(reply: Any, path: str) -> tuple[int | None, Any, bool, str | None]:
@@ -349,11 +368,14 @@ async def sign_in(
     device_fingerprint: str | None = None,
     on_refresh: RefreshCallback | None = None,
     refresh_margin: float = TOKEN_REFRESH_MARGIN,
+    choose_factor: FactorChoiceCallback | None = None,
 ) -> SessionAuth:
     """Sign in through the sign-in wizard and return a refreshing ``SessionAuth``.
 
-    ``second_factor(kind)`` (kind is e.g. ``"google"`` or ``"sms"``) is awaited when the server
-    asks for a second factor and must return the code. Sign-in calls are never retried except
+    ``second_factor(kind)`` (kind is ``"google"``, ``"sms"``, ``"email"``...) is awaited when
+    the server asks for a second factor and must return the code. A deployment that first asks
+    which factor to use gets ``choose_factor(offered)``'s answer (default: the first offered)
+    through ``POST /v2/my/signin/2fa``. Sign-in calls are never retried except
     after a provable connect error: a 429 raises ``RateLimitError`` at once, a wrong password
     ``AuthenticationError``.
     """
@@ -367,6 +389,7 @@ async def sign_in(
             "the sign-in wizard gave no uuid", method="GET", path=SIGNIN_WIZARD_PATH
         )
     path = SIGNIN_PATH
+    chosen: str | None = None
     reply = await requester(
         "POST",
         path,
@@ -394,6 +417,18 @@ async def sign_in(
                 refresh_margin=refresh_margin,
             )
         kind = data.get("type") if isinstance(data, dict) else None
+        if path == FACTOR_CHOICE_PATH and code == 200 and not isinstance(kind, str):
+            kind = chosen  # the choice was acknowledged without naming it again
+        choices = _factor_choices(data) if code == 200 and not isinstance(kind, str) else []
+        if choices and path != FACTOR_CHOICE_PATH:
+            chosen = await choose_factor(choices) if choose_factor is not None else choices[0]
+            if chosen not in choices:
+                raise ConfigurationError(
+                    f"choose_factor returned {chosen!r}, not one of {', '.join(choices)}"
+                )
+            path = FACTOR_CHOICE_PATH
+            reply = await requester("POST", path, json={"uuid": uuid, "type": chosen}, sign_in=True)
+            continue
         if code != 200 or not isinstance(kind, str) or not _FACTOR_KIND.match(kind):
             raise ProtocolError(
                 "the sign-in reply is neither tokens nor a second-factor request",

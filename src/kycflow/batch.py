@@ -358,7 +358,7 @@ async def run_many(
             return BatchResult(
                 key=getattr(job, "key", str(index)), ok=False, index=index, error=exc
             )
-        return BatchResult(key=job.key, ok=True, index=index, result=outcome)
+        return BatchResult(key=job.key, ok=outcome.succeeded, index=index, result=outcome)
 
     async def worker() -> None:
         while (item := await feed.next()) is not None:

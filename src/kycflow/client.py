@@ -31,7 +31,15 @@ from ._constants import (
     UPLOAD_PATH,
 )
 from ._wire import decode_json, upload_path_from_payload
-from .auth import Auth, RefreshCallback, Requester, SecondFactorCallback, SessionAuth, sign_in
+from .auth import (
+    Auth,
+    FactorChoiceCallback,
+    RefreshCallback,
+    Requester,
+    SecondFactorCallback,
+    SessionAuth,
+    sign_in,
+)
 from .coordination import RequestCoordinator
 from .errors import ConfigurationError
 from .flow_control import RetryBudget
@@ -326,6 +334,7 @@ class Client:
         params: Sequence[tuple[str, str]] | None = None,
         json: Any = None,
         body: BodyFactory | None = None,
+        policy: RetryPolicy = RetryPolicy.DEFAULT,
     ) -> tuple[Response, Any]:
         """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
         response = await self._transport.send(
@@ -338,6 +347,7 @@ class Client:
             body=body,
             auth=self._auth,
             requester=self._requester,
+            policy=policy,
             decode=lambda body, status: decode_json(
                 body, status=status, method=method, path=template or path
             ),
@@ -357,6 +367,7 @@ class Client:
         device_fingerprint: str | None = None,
         on_refresh: RefreshCallback | None = None,
         refresh_margin: float = TOKEN_REFRESH_MARGIN,
+        choose_factor: FactorChoiceCallback | None = None,
     ) -> SessionAuth:
         """Sign in (see ``kycflow.sign_in``); use the result with ``with_auth``."""
         if isinstance(password, str):
@@ -369,6 +380,7 @@ class Client:
             device_fingerprint=device_fingerprint,
             on_refresh=on_refresh,
             refresh_margin=refresh_margin,
+            choose_factor=choose_factor,
         )
 
 

@@ -8,9 +8,11 @@ from typing import Any
 from .models import DocumentType
 
 __all__ = [
+    "APIConnectError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
@@ -31,11 +33,14 @@ __all__ = [
     "RedirectRefusedError",
     "RunInProgressError",
     "ServerError",
+    "StepRefusedError",
     "UnknownLevelError",
+    "UnsupportedWizardError",
     "WizardDeadlineError",
     "WizardError",
     "WizardStalledError",
     "WizardStepLimitError",
+    "detail_text",
     "status_error_class",
 ]
 
@@ -62,6 +67,14 @@ class APIConnectionError(APIError):
     """The server could not be reached, or the connection broke before a reply arrived."""
 
 
+class APIConnectError(APIConnectionError):
+    """The connection could not be opened (refused, unresolvable): the request never left."""
+
+
+class APITLSError(APIConnectionError):
+    """The TLS handshake with the server failed (a bad certificate, say): retrying cannot help."""
+
+
 class APITimeoutError(APIConnectionError):
     """The call timed out."""
 
@@ -86,7 +99,12 @@ class OutcomeUnknownError(APIError):
 
 
 class ProtocolError(APIError):
-    """The server's reply is not valid JSON, is too large, or does not fit the expected model."""
+    """The server's reply is not valid JSON, is too large, or does not fit the expected model.
+
+    ``transient``: the reply was cut short or garbled on the way (invalid JSON), so the same
+    idempotent call may well succeed again; False for a reply that is whole but wrong (an error
+    object in a 2xx, a missing field).
+    """
 
     def __init__(
         self,
@@ -96,10 +114,12 @@ class ProtocolError(APIError):
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        transient: bool = False,
     ):
         super().__init__(message, method=method, path=path)
         self.excerpt = excerpt
         self.status = status
+        self.transient = transient
 
 
 class RedirectRefusedError(ProtocolError):
@@ -145,7 +165,25 @@ class APIStatusError(APIError):
     def __str__(self) -> str:
         where = f"{self.method} {self.path}: " if self.method and self.path else ""
         rid = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{where}{self.status} {self.message}{rid}"
+        issues = [i for i in (detail_text(d) for d in self.details[:5]) if i and i != self.message]
+        said = f": {'; '.join(issues)}" if issues else ""
+        return f"{where}{self.status} {self.message}{said}{rid}"
+
+
+_DETAIL_TEXT_KEYS = ("issue", "message", "detail", "title", "reason", "description", "error")
+_DETAIL_FIELD_KEYS = ("field", "propertyPath", "property", "pointer", "param", "name")
+
+
+def detail_text(detail: Mapping[str, Any]) -> str:
+    """One error detail as short text: its issue/message, prefixed by the field it names."""
+    text = next(
+        (str(v) for k in _DETAIL_TEXT_KEYS if isinstance(v := detail.get(k), str | int) and v),
+        "",
+    )
+    where = next((v for k in _DETAIL_FIELD_KEYS if isinstance(v := detail.get(k), str) and v), None)
+    if text and where and where not in text:
+        return f"{where}: {text}"
+    return text or (where or "")
 
 
 class BadRequestError(APIStatusError):
@@ -252,12 +290,41 @@ class WizardStalledError(WizardError):
     """The wizard returned the same step too many times in a row."""
 
 
+class StepRefusedError(WizardStalledError):
+    """The server refused the step's documents (it asked for the same step again) and no other
+    supplied type is left to try. ``step`` is the step's number (from 1), ``type_ids`` the types
+    refused, ``reason`` the server's last stated reason (None if it gave none)."""
+
+    def __init__(
+        self, message: str, *, step: int, type_ids: Sequence[int] = (), reason: str | None = None
+    ):
+        super().__init__(message)
+        self.step = step
+        self.type_ids = list(type_ids)
+        self.reason = reason
+
+
+class UnsupportedWizardError(WizardError):
+    """The level's wizard cannot be driven through the API: it is a third-party KYC SDK (the
+    ``workflow`` names it), or a step carries no document types at all."""
+
+    def __init__(self, message: str, *, workflow: str, step: int | None = None):
+        super().__init__(message)
+        self.workflow = workflow
+        self.step = step
+
+
 class WizardStepLimitError(WizardError):
     """The run took more steps than ``max_steps``."""
 
 
 class WizardDeadlineError(WizardError, TimeoutError):
-    """The run's overall deadline passed."""
+    """The run's overall deadline passed. ``last_error`` is the last transient failure the
+    run was retrying when time ran out (None if it was not retrying)."""
+
+    def __init__(self, message: str, *, last_error: BaseException | None = None):
+        super().__init__(message)
+        self.last_error = last_error
 
 
 class UnknownLevelError(ConfigurationError):

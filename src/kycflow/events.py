@@ -19,6 +19,7 @@ __all__ = [
     "Failed",
     "FileUploaded",
     "Retrying",
+    "StepRefused",
     "StepStarted",
     "StepSubmitted",
     "WizardEvent",
@@ -84,9 +85,22 @@ class StepSubmitted(WizardEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StepRefused(WizardEvent):
+    """The server refused the submitted document (it asked for the same step again): nothing
+    was committed. ``reason`` is the server's stated reason, if it gave one; ``retry_type_ids``
+    are the supplied types the runner tries next (empty: none left, the run fails)."""
+
+    name: ClassVar[str] = "wizard.step_refused"
+
+    type_id: int
+    reason: str | None
+    retry_type_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Retrying(WizardEvent):
-    """A request is tried again (``action`` is ``"upload"`` or ``"submit"``) after ``reason``
-    (an error class name)."""
+    """A request is tried again (``action`` is ``"upload"``, ``"submit"`` or ``"read"``, the
+    wizard being read again) after ``reason`` (an error class name)."""
 
     name: ClassVar[str] = "wizard.retrying"
 
@@ -98,7 +112,9 @@ class Retrying(WizardEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class Completed(WizardEvent):
-    """The wizard reached its final step. ``step`` is the number of steps committed."""
+    """The wizard reached its final step (code 202). ``step`` is the number of steps committed.
+    ``outcome`` is ``"completed"``, or ``"ended_without_success"`` for a 202 with
+    ``done: false``."""
 
     name: ClassVar[str] = "wizard.completed"
 
@@ -106,6 +122,7 @@ class Completed(WizardEvent):
     workflow: str
     retries: int
     resumed: bool
+    outcome: str = "completed"
 
 
 @dataclass(frozen=True, kw_only=True)

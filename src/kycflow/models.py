@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "KNOWN_SDKS",
     "DocumentType",
     "Level",
     "Reason",
@@ -162,8 +163,36 @@ class WizardStep(_Model):
 
     @property
     def is_final(self) -> bool:
-        """True when the wizard is complete (code 202 or ``done``)."""
-        return self.code == WIZARD_FINAL or self.done
+        """True when the wizard has ended (code 202). ``done`` alone ends nothing: on the start
+        call it means "initialised"."""
+        return self.code == WIZARD_FINAL
+
+    @property
+    def succeeded(self) -> bool:
+        """True for a final step whose ``done`` says the procedure succeeded; a 202 with
+        ``done: false`` ended the wizard without success."""
+        return self.code == WIZARD_FINAL and self.done
+
+    @property
+    def sdk(self) -> str | None:
+        """The third-party KYC SDK the ``workflow`` names (e.g. ``"IdenfySDK"``), if any."""
+        name = self.workflow.replace("/", "\\").rsplit("\\", 1)[-1]
+        if name in KNOWN_SDKS or (name.lower().endswith("sdk") and len(name) > 3):
+            return name
+        return None
+
+    def reason(self) -> str | None:
+        """A human-readable reason the reply carries (``message``, ``error``, ``reason``...
+        on the envelope or in its ``data``), e.g. why a document was refused."""
+        sources: list[Any] = [self.model_extra or {}]
+        if isinstance(self.raw_data, dict):
+            sources.append(self.raw_data)
+        for source in sources:
+            for key in _REASON_KEYS:
+                text = _reason_text(source.get(key))
+                if text:
+                    return text
+        return None
 
     @property
     def enabled_types(self) -> list[DocumentType]:
@@ -171,8 +200,27 @@ class WizardStep(_Model):
         return [t for t in self.types if t.enabled]
 
     def signature(self) -> tuple[Any, ...]:
-        """What identifies this step's content: equal signatures mean the wizard has not moved."""
-        return (self.code, self.done, self.workflow, tuple(sorted(t.id for t in self.types)))
+        """What identifies this step's content: equal signatures mean the wizard has not moved.
+        ``done`` is left out: the start call and a submit reply may word the same page apart."""
+        return (self.code, self.workflow, tuple(sorted(t.id for t in self.types)))
+
+
+KNOWN_SDKS = frozenset({"IdenfySDK", "SnsWizardSDK", "ShuftiProSDK", "IDWiseSDK"})
+_REASON_KEYS = ("reason", "message", "error", "errors", "comment", "detail", "rejectReason")
+
+
+def _reason_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        for key in ("message", "reason", "detail", "title", "name", "issue"):
+            text = _reason_text(value.get(key))
+            if text:
+                return text
+    if isinstance(value, list):
+        texts = [t for t in (_reason_text(v) for v in value[:5]) if t]
+        return "; ".join(texts) or None
+    return None
 
 
 class Token(_Model):

@@ -72,6 +72,10 @@ class RetryPolicy(enum.Enum):
     DEFAULT = "default"
     CONNECT_ONLY = "connect_only"
     """Only retry when the request never left (sign-in: the vendor locks out on repeats)."""
+    NO_RESEND = "no_resend"
+    """Only retry when the request never left; any other failure after sending (a timeout, a
+    reset, 429, 5xx, 503 included: a gateway may say so after the server committed) is an
+    unknown outcome for the caller to reconcile (wizard submits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,7 @@ def classify(method: str, outcome: Outcome, policy: RetryPolicy = RetryPolicy.DE
             return Decision(Action.RETRY, reason)
         if outcome is Failure.TLS:
             return Decision(Action.RAISE, reason)
-        if not idempotent:
+        if not idempotent or policy is RetryPolicy.NO_RESEND:
             return Decision(Action.OUTCOME_UNKNOWN, reason)
         if policy is RetryPolicy.CONNECT_ONLY:
             return Decision(Action.RAISE, reason)
@@ -110,6 +114,10 @@ def classify(method: str, outcome: Outcome, policy: RetryPolicy = RetryPolicy.DE
     if 200 <= status < 300:
         return Decision(Action.SUCCESS, f"status {status}")
     reason = f"status {status}"
+    if policy is RetryPolicy.NO_RESEND:
+        if status == 429 or (status >= 500 and status not in _DEFINITE_5XX):
+            return Decision(Action.OUTCOME_UNKNOWN, reason)
+        return Decision(Action.RAISE, reason)
     if policy is RetryPolicy.CONNECT_ONLY:
         if not idempotent and status >= 500 and status not in _DEFINITE_5XX | {503}:
             return Decision(Action.OUTCOME_UNKNOWN, reason)

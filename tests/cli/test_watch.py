@@ -1,4 +1,4 @@
-"""``kycflow watch``: progress, exit 0 when granted, 4 on timeout, --json, bad input."""
+"""``kycflow watch``: progress, exit 0 when granted, 6 on timeout, --json, bad input."""
 
 from __future__ import annotations
 
@@ -74,13 +74,13 @@ def test_timeout_exits_4(cli: CLI, manual: Sandbox) -> None:
     _finish(cli, manual, user.access_token)
     args = _watch(manual, user.access_token, "--level", "Level 1", "--timeout", "0.4", *FAST)
     done = cli(*args)
-    assert done.code == 4
+    assert done.code == 6
     assert "kycflow: timeout: level 'Level 1' not granted within 0.4 s" in done.err
     as_json = cli(*args, "--json")
-    assert as_json.code == 4
+    assert as_json.code == 6
     data = json.loads(as_json.out)
     assert data["granted"] is False
-    assert data["exit_code"] == 4
+    assert data["exit_code"] == 6
     assert data["levels_seen"] == ["Level 0"]
     assert data["current_level"] == {"id": 1, "name": "Level 0"}
     assert data["polls"] >= 2
@@ -118,5 +118,5 @@ def test_a_bad_token_exits_1(cli: CLI, manual: Sandbox) -> None:
 def test_help_documents_the_exit_codes(cli: CLI) -> None:
     done = cli("watch", "--help")
     assert done.code == 0
-    assert "4 when --timeout passes" in " ".join(done.out.split())
-    assert "4 watch: the level was not granted" in cli("--help").out
+    assert "6 when --timeout passes" in " ".join(done.out.split())
+    assert "6 watch: the level was not granted" in cli("--help").out

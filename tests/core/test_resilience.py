@@ -59,17 +59,17 @@ async def test_retry_after_honoured(server: FakeServer, client: kycflow.Client) 
     assert [x["delay"] for x in logs if x["event"] == "http.retry"] == [1.0]
 
 
-async def test_post_429_and_503_retried(server: FakeServer, client: kycflow.Client) -> None:
-    server.route(
-        "POST",
-        SUBMIT,
-        error(429, **{"Retry-After": "0"}),
-        error(503),
-        reply(envelope(202, None, done=True)),
-    )
-    step = await client.wizard.submit("wiz-1", 2, ["u/a.jpg"])
-    assert step.is_final
-    assert len(server.seen) == 3
+@pytest.mark.parametrize("status", [429, 503])
+async def test_submit_429_and_503_are_unknown_outcomes_never_resent(
+    server: FakeServer, client: kycflow.Client, status: int
+) -> None:
+    # A gateway or rate limiter in front of a server that did commit says 429/503 too.
+    server.route("POST", SUBMIT, error(status, **{"Retry-After": "0"}))
+    with pytest.raises(e.OutcomeUnknownError) as info:
+        await client.wizard.submit("wiz-1", 2, ["u/a.jpg"])
+    assert isinstance(info.value.cause, e.APIStatusError)
+    assert info.value.cause.status == status
+    assert len(server.seen) == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])

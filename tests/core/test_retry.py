@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from kycflow._constants import MAX_RETRY_AFTER
 from kycflow.errors import APIConnectionError
-from kycflow.retry import Action, Failure, RetryPolicy, backoff, classify, parse_retry_after
+from kycflow.retry import (
+    Action,
+    Failure,
+    Outcome,
+    RetryPolicy,
+    backoff,
+    classify,
+    parse_retry_after,
+)
 from kycflow.transport import _map_exception
 
 
@@ -157,3 +165,27 @@ def test_network_exceptions_mapped(exc: BaseException, failure: Failure) -> None
 
 def test_non_network_exception_not_mapped() -> None:
     assert _map_exception(KeyError("x")) is None
+
+
+@pytest.mark.parametrize(
+    ("outcome", "action"),
+    [
+        (Failure.CONNECT, Action.RETRY),
+        (Failure.CONNECT_TIMEOUT, Action.RETRY),
+        (Failure.TLS, Action.RAISE),
+        (Failure.TIMEOUT, Action.OUTCOME_UNKNOWN),
+        (Failure.DISCONNECT, Action.OUTCOME_UNKNOWN),
+        (200, Action.SUCCESS),
+        (204, Action.SUCCESS),
+        (429, Action.OUTCOME_UNKNOWN),
+        (503, Action.OUTCOME_UNKNOWN),
+        (500, Action.OUTCOME_UNKNOWN),
+        (504, Action.OUTCOME_UNKNOWN),
+        (501, Action.RAISE),
+        (400, Action.RAISE),
+        (409, Action.RAISE),
+    ],
+)
+def test_no_resend_policy_only_retries_what_never_left(outcome: Outcome, action: Action) -> None:
+    # A wizard submit: a gateway may answer 429/503 after the server committed.
+    assert classify("POST", outcome, RetryPolicy.NO_RESEND).action is action

@@ -68,8 +68,12 @@ def test_request_id_alternative_header() -> None:
         (b'{"message": "flat", "details": ["a"]}', "flat", [{"issue": "a"}]),
         (b'{"error": {"message": "m", "details": "single"}}', "m", [{"issue": "single"}]),
         (b'{"error": {"message": "m", "details": {"issue": "d"}}}', "m", [{"issue": "d"}]),
-        (b'{"error": {"details": [1, {"issue": "ok"}]}}', None, [{"issue": "ok"}]),
-        (b"[1, 2]", None, []),
+        (
+            b'{"error": {"details": [1, {"issue": "ok"}]}}',
+            "1; ok",
+            [{"issue": "1"}, {"issue": "ok"}],
+        ),
+        (b"[1, 2]", "1; 2", [{"issue": "1"}, {"issue": "2"}]),
         (b'"just a string"', None, []),
         (b"null", None, []),
     ],
@@ -83,11 +87,11 @@ def test_error_shapes(body: bytes, message: str | None, details: list[Any]) -> N
     assert err.details == details
 
 
-def test_html_error_body_gives_generic_message_and_excerpt() -> None:
+def test_html_error_body_gives_its_title_and_excerpt() -> None:
     html = b"<html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000 + b"</body>"
     err = error_from_response(502, {}, html)
     assert isinstance(err, e.ServerError)
-    assert err.message.startswith("HTTP 502 error")
+    assert err.message == "Bad Gateway"
     assert "502 Bad Gateway" in err.body_excerpt
     assert len(err.body_excerpt) <= 200
 
@@ -155,7 +159,10 @@ def test_verification_misfit(payload: Any) -> None:
 
 
 def test_page_shapes() -> None:
-    assert page_from_payload({"total": 3, "data": None}).data == []
+    assert page_from_payload({"total": 0, "data": None}).data == []
+    for lacking in ({"total": 3, "data": None}, {"total": 3}, {"error": {"message": "no"}}):
+        with pytest.raises(e.ProtocolError):
+            page_from_payload(lacking)
     page = page_from_payload([{"id": 1}])
     assert page.total == 1
     assert page.data[0].id == 1

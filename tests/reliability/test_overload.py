@@ -13,6 +13,12 @@ import kycflow
 from kycflow.testing import Faults, Sandbox, SandboxUser
 
 RETRY_AFTER = 1.0
+_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
+_DOCS: dict[int | str, tuple[str, bytes]] = {
+    2: ("passport.jpg", _JPEG),
+    3: ("selfie.jpg", _JPEG),
+    4: ("proof_of_address.pdf", b"%PDF-1.4\n" + bytes(64)),
+}
 # Server-side timestamps are wall-clock; allow for clock granularity only.
 SLACK = 0.01
 
@@ -62,8 +68,12 @@ async def test_overload_ending_within_the_budget_succeeds(sandbox: Sandbox) -> N
     assert all(gap >= RETRY_AFTER - SLACK for gap in _gaps(sandbox, "history"))
 
 
-async def test_overloaded_submit_is_retried_and_committed_once(sandbox: Sandbox) -> None:
-    """429 promises the request had no effect: a POST may wait and go again, exactly once."""
+async def test_overloaded_submit_is_not_resent_but_reconciled_and_committed_once(
+    sandbox: Sandbox,
+) -> None:
+    """A 429 to a submit may come from a rate limiter in front of a server that committed: the
+    transport never resends it; the runner settles, reads the wizard and resends only if the
+    step is still there."""
     user = sandbox.create_user()
     async with _client(sandbox, user, max_retries=3) as client:
         step = await client.wizard.start()
@@ -71,14 +81,29 @@ async def test_overloaded_submit_is_retried_and_committed_once(sandbox: Sandbox)
             b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), name="passport.jpg"
         )
         sandbox.set_faults(
+            Faults(retry_after=RETRY_AFTER).add_window("429", route="submit", requests=1)
+        )
+        with pytest.raises(kycflow.OutcomeUnknownError) as info:
+            await client.wizard.submit(step.uuid, 2, [path])
+        assert isinstance(info.value.cause, kycflow.RateLimitError)
+        assert [r.status for r in sandbox.requests("submit")] == [429]
+
+        sandbox.set_faults(
             Faults(retry_after=RETRY_AFTER).add_window("429", route="submit", requests=2)
         )
-        nxt = await client.wizard.submit(step.uuid, 2, [path])
-    assert nxt.code == 200
-    assert [r.status for r in sandbox.requests("submit")] == [429, 429, 200]
-    assert all(gap >= RETRY_AFTER - SLACK for gap in _gaps(sandbox, "submit"))
-    assert len(sandbox.submissions(user)) == 1
+        waits: list[float] = []
+
+        async def fake_sleep(delay: float) -> None:
+            waits.append(delay)
+
+        runner = kycflow.WizardRunner(client, kycflow.MemoryProvider(_DOCS), sleep=fake_sleep)
+        result = await runner.run()
+    assert result.succeeded
+    assert [r.status for r in sandbox.requests("submit")][:4] == [429, 429, 429, 200]
+    assert len(sandbox.submissions(user)) == 3
     assert sandbox.duplicates() == []
+    assert len(waits) == 2  # a settle before each re-read, growing
+    assert waits[1] > waits[0]
 
 
 async def test_overload_request_budget_counted(sandbox: Sandbox) -> None:

@@ -17,10 +17,13 @@ from typing import Any
 from kycflow import Document, MemoryProvider, WizardStep
 from kycflow.errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     BadRequestError,
     ConflictError,
     OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
     ServerError,
 )
 
@@ -63,11 +66,15 @@ class SimulatedCrash(Exception):
 
 
 def _unknown(cause: str = "timeout") -> OutcomeUnknownError:
-    inner = (
-        APITimeoutError("read timed out", method="POST", path="/v2/my/verifications")
-        if cause == "timeout"
-        else ServerError("bad gateway", status=502, method="POST", path="/v2/my/verifications")
-    )
+    inner: APIError
+    if cause == "timeout":
+        inner = APITimeoutError("read timed out", method="POST", path="/v2/my/verifications")
+    elif cause == "429":
+        inner = RateLimitError("slow down", status=429, retry_after=1.0, method="POST")
+    elif cause == "503":
+        inner = ServerError("unavailable", status=503, method="POST")
+    else:
+        inner = ServerError("bad gateway", status=502, method="POST", path="/v2/my/verifications")
     return OutcomeUnknownError("outcome unknown", cause=inner, method="POST")
 
 
@@ -77,6 +84,8 @@ class UserState:
     steps: list[list[dict[str, Any]]]
     stall: bool = False
     code_override: int | None = None
+    echo: bool = False
+    """Submit replies echo the submitted type (the reference) instead of the next page."""
     uuid: str = field(default_factory=lambda: str(uuid_lib.uuid4()))
     position: int = 0
     done: bool = False
@@ -145,10 +154,13 @@ class FakeWizard:
     async def start(self) -> WizardStep:
         self.s.get_calls += 1
         await asyncio.sleep(0)
-        if self.s.get_faults and self.s.get_faults.popleft() == "down":
+        fault = self.s.get_faults.popleft() if self.s.get_faults else None
+        if fault == "down":
             raise APIConnectionError(
                 "cannot connect", method="GET", path="/v2/my/verifications/wizard"
             )
+        if fault == "forbidden":
+            raise PermissionDeniedError("no", status=403, method="GET")
         step = WizardStep.from_envelope(self.s.envelope())
         if self.s.late_commit is not None:
             uuid, type_id, files = self.s.late_commit
@@ -164,6 +176,8 @@ class FakeWizard:
         await asyncio.sleep(0)
         if fault == "unknown":
             raise _unknown()
+        if fault in ("429", "503"):
+            raise _unknown(fault)
         if fault == "late_commit":
             s.late_commit = (uuid, document_type_id, list(files))
             raise _unknown()
@@ -190,6 +204,10 @@ class FakeWizard:
             reply = s.envelope()
         if fault == "commit_then_unknown":
             raise _unknown("5xx")
+        if fault in ("commit_then_429", "commit_then_503"):
+            raise _unknown(fault.removeprefix("commit_then_"))
+        if s.echo and not s.done:
+            reply = {**reply, "data": {"types": [str(document_type_id)]}}
         if fault == "crash_after_commit":
             raise SimulatedCrash
         return WizardStep.from_envelope(reply)
@@ -205,6 +223,10 @@ class FakeFiles:
         fault = s.upload_faults.popleft() if s.upload_faults else None
         if fault == "unknown":
             raise _unknown()
+        if fault == "503":
+            raise ServerError("unavailable", status=503, method="POST", path="/v2/my/files")
+        if fault == "forbidden":
+            raise PermissionDeniedError("no", status=403, method="POST", path="/v2/my/files")
         stream = document.open_stream()
         s.open_streams += 1
         s.max_open_streams = max(s.max_open_streams, s.open_streams)
@@ -243,3 +265,14 @@ class FakeClient:
     def __init__(self, state: UserState) -> None:
         self.wizard = FakeWizard(state)
         self.files = FakeFiles(state)
+
+
+class FakeClock:
+    """The runner's clock in tests: records every wait and returns at once (no real sleep)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        await asyncio.sleep(0)

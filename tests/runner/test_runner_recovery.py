@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from runner_fakes import ALL_DOCS, JPEG, PDF, FakeServer, SimulatedCrash
+from runner_fakes import ALL_DOCS, JPEG, PDF, FakeClock, FakeServer, SimulatedCrash
 
 from kycflow import (
-    APIConnectionError,
+    APITimeoutError,
     CallableProvider,
     Checkpoint,
     Document,
     DocumentType,
     MemoryCheckpointStore,
-    OutcomeUnknownError,
+    WizardDeadlineError,
     WizardRunner,
 )
 from kycflow.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
@@ -65,23 +65,33 @@ async def test_ambiguous_submit_that_did_not_commit_is_resent_with_the_same_file
     ]
 
 
-async def test_submit_attempts_are_bounded() -> None:
+async def test_unknown_outcomes_are_reconciled_until_the_run_deadline(clock: FakeClock) -> None:
     server = FakeServer()
     user = server.user()
-    user.submit_faults.extend(["unknown"] * 5)
+    user.submit_faults.extend(["unknown"] * 1000)
     store = MemoryCheckpointStore()
     runner = WizardRunner(
-        server.client(), ALL_DOCS, max_submit_attempts=2, checkpoint_store=store, checkpoint_key="k"
+        server.client(), ALL_DOCS, deadline=60, checkpoint_store=store, checkpoint_key="k"
     )
-    with pytest.raises(OutcomeUnknownError):
+    with pytest.raises(WizardDeadlineError) as info:
         await runner.run()
-    assert user.submit_calls == 2
+    # The deadline, not a count, ended it; the error names the last cause.
+    assert isinstance(info.value.last_error, APITimeoutError)
+    assert "APITimeoutError" in str(info.value)
     assert user.committed == []
+    # Settle delays grow per attempt (2, 4, 8, 16 s... plus at most 10 % jitter) and the fake
+    # clock's waits add up to no more than the deadline.
+    assert [round(w) for w in clock.waits[:3]] == [2, 4, 9] or [
+        int(w) for w in clock.waits[:3]
+    ] == [2, 4, 8]
+    assert all(b >= a for a, b in zip(clock.waits, clock.waits[1:], strict=False))
+    assert sum(clock.waits) <= 60
+    assert user.submit_calls == len(clock.waits) + 1
     cp = await store.load("k")
     assert cp is not None
     assert cp.current is not None
-    # The re-read showed the step still open: nothing is in flight.
-    assert cp.current.submit_in_flight is False
+    # The last submit's outcome is unknown: the checkpoint says so, for the next run.
+    assert cp.current.submit_in_flight is True
     assert [u.path for u in cp.current.uploads] == list(user.stored)
 
 
@@ -99,15 +109,36 @@ async def test_upload_with_unknown_outcome_is_uploaded_again() -> None:
     assert result.retries == 2
 
 
-async def test_failed_reread_keeps_the_submit_in_flight_for_the_next_run() -> None:
+async def test_failed_rereads_are_retried_and_the_submit_is_not_resent(clock: FakeClock) -> None:
     server = FakeServer()
     user = server.user()
     user.submit_faults.extend(["commit_then_unknown"])
-    user.get_faults.extend([None, "down"])  # the run's first read works, the re-read fails
+    # The run's first read works, the two re-reads after the ambiguous submit fail.
+    user.get_faults.extend([None, "down", "down"])
+    events: list[WizardEvent] = []
+    result = await WizardRunner(server.client(), ALL_DOCS, on_event=events.append).run()
+    _all_committed_once(server)
+    assert result.steps[0].reconciled is True
+    assert (user.upload_calls, user.submit_calls) == (3, 3)
+    reads = [e for e in events if isinstance(e, Retrying) and e.action == "read"]
+    assert [(e.attempt, e.reason) for e in reads] == [
+        (2, "APIConnectionError"),
+        (3, "APIConnectionError"),
+    ]
+
+
+async def test_a_crash_during_the_reread_leaves_the_submit_in_flight_for_the_next_run() -> None:
+    server = FakeServer()
+    user = server.user()
+    user.submit_faults.extend(["commit_then_unknown"])
     store = MemoryCheckpointStore()
-    with pytest.raises(APIConnectionError):
+
+    async def crash(delay: float) -> None:
+        raise SimulatedCrash
+
+    with pytest.raises(SimulatedCrash):
         await WizardRunner(
-            server.client(), ALL_DOCS, checkpoint_store=store, checkpoint_key="a"
+            server.client(), ALL_DOCS, checkpoint_store=store, checkpoint_key="a", sleep=crash
         ).run()
     cp = await store.load("a")
     assert cp is not None
@@ -343,21 +374,14 @@ async def test_a_submit_committed_after_the_reread_is_settled_by_the_conflict() 
     assert user.submit_calls == 4
 
 
-async def test_settle_delay_lets_a_late_commit_land_before_the_reread() -> None:
+async def test_settle_delay_lets_a_late_commit_land_before_the_reread(clock: FakeClock) -> None:
     server = FakeServer()
     user = server.user()
     user.submit_faults.extend(["unknown"])
-    slept: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(delay: float) -> None:
-        slept.append(delay)
-        await real_sleep(0)
-
     runner = WizardRunner(server.client(), ALL_DOCS, settle_delay=0.25)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(asyncio, "sleep", recording_sleep)
-        result = await runner.run()
+    result = await runner.run()
     assert result.done
-    # One wait, of the configured length, after the timed-out submit; none anywhere else.
-    assert [d for d in slept if d > 0] == [0.25]
+    # One wait, of the configured length (plus at most 10 % jitter), after the timed-out
+    # submit; none anywhere else.
+    assert len(clock.waits) == 1
+    assert 0.25 <= clock.waits[0] <= 0.275

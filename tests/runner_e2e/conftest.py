@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,9 +14,45 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from e2ekit import ASSETS, copy_assets  # noqa: E402
+from e2ekit import ASSETS, READINGS, Reading, copy_assets  # noqa: E402
 
-from kycflow.testing import Sandbox  # noqa: E402
+import kycflow._run_state  # noqa: E402
+from kycflow.testing import Sandbox, Scenario  # noqa: E402
+
+
+class FakeClock:
+    """The runner's clock in these tests: records every wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Runners built without ``sleep=`` wait on this fake clock (the transport's own short
+    retry waits stay real)."""
+    fake = FakeClock()
+    monkeypatch.setattr(kycflow._run_state, "default_sleep", fake.sleep)
+    return fake
+
+
+@pytest.fixture(autouse=True, params=READINGS, ids=[r.name for r in READINGS])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Reading:
+    """Every end-to-end test of the runner runs under every reading of the wizard envelope:
+    each ``Sandbox`` built in the test speaks it (its scenario's other quirks kept). A module
+    testing one reading on purpose overrides this fixture."""
+    chosen: Reading = request.param
+    original = Sandbox.__init__
+
+    def speaking(self: Sandbox, scenario: Scenario | None = None, **kwargs: Any) -> None:
+        original(self, chosen.apply(scenario or Scenario.default()), **kwargs)
+
+    monkeypatch.setattr(Sandbox, "__init__", speaking)
+    return chosen
 
 
 @pytest.fixture

@@ -3,14 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import kycflow
-from kycflow.testing import Sandbox, SandboxUser
+from kycflow.testing import Sandbox, SandboxUser, Scenario
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of the wizard envelope (NOTES.md) the sandbox can speak."""
+
+    name: str
+    submit_reply: str
+    start_done: bool
+
+    def apply(self, scenario: Scenario) -> Scenario:
+        """``scenario`` speaking this reading (its other quirks kept)."""
+        quirks = dataclasses.replace(
+            scenario.quirks, submit_reply=self.submit_reply, start_done=self.start_done
+        )
+        return dataclasses.replace(scenario, quirks=quirks)
+
+    def page_reads(self, answered: int) -> int:
+        """Wizard reads a runner makes to learn the next page after ``answered`` submits that
+        got a reply (the last of them the final step's)."""
+        if self.submit_reply == "next_step":
+            return 0
+        if self.submit_reply == "echo":
+            return max(answered - 1, 0)  # the final 202 ends the wizard itself
+        return answered  # an empty reply says nothing, the final one included
+
+
+# Every reading of the submit reply, each with one of the two readings of the start's ``done``.
+READINGS = (
+    Reading("echo", "echo", True),
+    Reading("next_step", "next_step", False),
+    Reading("empty_202", "empty_202", True),
+    Reading("empty_204", "empty_204", False),
+)
 
 ASSETS = Path(kycflow.__file__).resolve().parent / "assets"
 SAMPLES = ("passport.jpg", "id_card.jpg", "selfie.jpg", "proof_of_address.pdf")

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from e2ekit import assert_committed_once, make_client, submits
+from e2ekit import Reading, assert_committed_once, make_client, submits
 
 import kycflow
 from kycflow.models import DocumentType
@@ -47,7 +47,9 @@ async def test_many_users_concurrently_over_one_client(sb: Sandbox, docs_dir: Pa
         assert sb.level_of(user) == 2
 
 
-async def test_many_users_concurrently_under_seeded_faults(docs_dir: Path) -> None:
+async def test_many_users_concurrently_under_seeded_faults(
+    docs_dir: Path, reading: Reading
+) -> None:
     faults = Faults.from_dict(
         {
             "seed": 7,
@@ -72,10 +74,12 @@ async def test_many_users_concurrently_under_seeded_faults(docs_dir: Path) -> No
         assert sb.duplicates() == []
         for user in sb.users:
             assert_committed_once(sb, user)
-        assert (
-            sum(1 for r in results for s in r.steps if s.reconciled)
-            == injected[("submit", "reset_after")]
-        )
+        reconciled = sum(1 for r in results for s in r.steps if s.reconciled)
+        if reading.submit_reply.startswith("empty"):
+            # An empty reply says nothing: every step is learned by reading the wizard.
+            assert reconciled == sum(len(r.steps) for r in results)
+        else:
+            assert reconciled == injected[("submit", "reset_after")]
 
 
 def _slow_selfie_provider(docs_dir: Path, delay: float) -> kycflow.CallableProvider:

@@ -21,7 +21,8 @@ async def test_full_default_flow_grants_a_level(sb: Sandbox, api: Any) -> None:
     assert status == 200
     assert headers["X-Request-Id"]
     assert step["code"] == 200
-    assert step["done"] is False
+    # The reference's reading (the default): on the start call done means "initialised".
+    assert step["done"] is True
     assert [t["id"] for t in step["data"]["types"]] == [2, 1]
     uuid = step["uuid"]
     # The open procedure comes back unchanged until it moves.
@@ -31,10 +32,15 @@ async def test_full_default_flow_grants_a_level(sb: Sandbox, api: Any) -> None:
     passport = await me.stored()
     status, step, _ = await me.submit(uuid, 2, [passport])
     assert status == 200
+    # The submit reply echoes the submitted type; the next page is read with the wizard call.
+    assert (step["code"], step["data"], step["done"]) == (200, {"types": ["2"]}, False)
+    step = (await me.get("/v2/my/verifications/wizard"))[1]
     assert [t["id"] for t in step["data"]["types"]] == [3]
     assert step["uuid"] == uuid
     selfie = await me.stored()
     status, step, _ = await me.submit(uuid, 3, [selfie])
+    assert step["data"] == {"types": ["3"]}
+    step = (await me.get("/v2/my/verifications/wizard"))[1]
     assert [t["id"] for t in step["data"]["types"]] == [4]
     proof = await me.stored(PDF, "proof.pdf", "application/pdf")
     status, step, _ = await me.submit(uuid, 4, [proof])
@@ -181,7 +187,8 @@ async def test_stalled_step_comes_back_unchanged(api: Any) -> None:
         path = await me.stored()
         for _ in range(3):
             status, again, _ = await me.submit(step["uuid"], 2, [path])
-            assert (status, again) == (200, step)
+            assert (status, again["code"], again["data"]) == (200, 200, {"types": ["2"]})
+            assert (await me.get("/v2/my/verifications/wizard"))[1] == step
         assert sb.submissions() == []
         assert sb.duplicates() == []
 
@@ -280,7 +287,9 @@ async def test_wizard_data_shapes(api: Any, shape: str) -> None:
         }[shape]
         assert step["data"] == expected
         assert [t.id for t in WizardStep.from_envelope(step).types] == [3]
-        nxt = (await me.submit(step["uuid"], 3, [await me.stored()]))[1]
+        echo = (await me.submit(step["uuid"], 3, [await me.stored()]))[1]
+        assert WizardStep.from_envelope(echo).types == []  # strings name the submitted type
+        nxt = (await me.get("/v2/my/verifications/wizard"))[1]
         assert [t.id for t in WizardStep.from_envelope(nxt).types] == [2, 1]
 
 

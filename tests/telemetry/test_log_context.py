@@ -55,14 +55,14 @@ async def test_every_line_of_a_run_carries_its_run_id(
     async with _client(kycflow_sandbox) as client:
         view = client.with_auth(kycflow.BearerToken(user.access_token))
         await view.verifications.list()  # outside a run: no run id
-        before = len(events)
+        before, served = len(events), len(kycflow_sandbox.requests())
         await kycflow.WizardRunner(view, kycflow.MemoryProvider(FILES), run_id="run-logs").run()
-        after = len(events)
+        after, served = len(events), len(kycflow_sandbox.requests()) - served
         await view.verifications.list()
     assert all("run_id" not in e for e in events[:before] + events[after:])
     run_lines = events[before:after]
     http = [e for e in run_lines if e["event"] == "http.request"]
-    assert len(http) == 7  # the wizard, then an upload and a submit per step
+    assert len(http) == served >= 7  # the wizard, then an upload and a submit per step (at least)
     assert {e["run_id"] for e in run_lines} == {"run-logs"}
     assert {e["path"] for e in http} == {
         "/v2/my/verifications/wizard",
@@ -87,7 +87,7 @@ async def test_batch_lines_carry_the_job_key(
         results = await kycflow.run_many(jobs, client=client, concurrency=3)
     assert all(r.ok for r in results)
     http = [e for e in events if e["event"] == "http.request"]
-    assert len(http) == 21
+    assert len(http) == len(kycflow_sandbox.requests()) >= 21
     # The three runs interleave, yet each line names its job and its run, one run per job.
     by_job: dict[str, set[str]] = {}
     for line in http:
@@ -117,7 +117,7 @@ async def test_arq_job_lines_carry_the_job_key(
         outcome = await run_verification(ctx, job)
     assert outcome["status"] == "complete", outcome
     http = [e for e in events if e["event"] == "http.request"]
-    assert len(http) == 7
+    assert len(http) == len(kycflow_sandbox.requests(user=user)) >= 7
     assert {(e["job_key"], e["job_id"], e["job_try"], e["run_id"]) for e in http} == {
         ("k-1", "kycflow:verify:k-1", 2, "kycflow:verify:k-1:2")
     }
@@ -135,5 +135,5 @@ async def test_the_stdlib_fallback_merges_the_context(
             await runner.run()
     lines = [r.getMessage() for r in caplog.records if r.name == "kycflow"]
     http = [line for line in lines if line.startswith("event='http.request'")]
-    assert len(http) == 7
+    assert len(http) == len(kycflow_sandbox.requests(user=user)) >= 7
     assert all("run_id='fb-1'" in line for line in lines), lines

@@ -61,6 +61,9 @@ class _Null:
     def committed(self, step: CommittedStep, *, refused: bool) -> None:
         """Note the step's outcome: the step committed, and whether the server re-asked it."""
 
+    def refused(self, type_id: int) -> None:
+        """Note that the server refused the step's submit of ``type_id`` (asked the step again)."""
+
 
 NULL = _Null()
 

@@ -263,6 +263,9 @@ class _StepSpan(_CurrentSpan):
             "kycflow.step.refused": refused,
         }
 
+    def refused(self, type_id: int) -> None:
+        self.attributes = {"kycflow.document_type.id": type_id, "kycflow.step.refused": True}
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -26,7 +26,8 @@ _EPILOG = """\
 exit codes: 0 done, 1 API or network error (batch: some job failed),
             2 usage or bad local input (nothing was sent),
             3 the wizard needs documents that were not given,
-            4 watch: the level was not granted within --timeout,
+            4 the wizard ended without success, 5 a wizard the API cannot drive,
+            6 watch: the level was not granted within --timeout,
             130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 """
 

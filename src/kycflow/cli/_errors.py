@@ -15,6 +15,9 @@ from ..errors import (
     DocumentError,
     KycflowError,
     MissingDocumentError,
+    OutcomeUnknownError,
+    RateLimitError,
+    UnsupportedWizardError,
     WizardError,
 )
 from ..models import DocumentType
@@ -25,20 +28,25 @@ __all__ = [
     "EXIT_API",
     "EXIT_INTERRUPTED",
     "EXIT_MISSING_DOCUMENTS",
+    "EXIT_NOT_COMPLETED",
     "EXIT_OK",
     "EXIT_TERMINATED",
+    "EXIT_UNSUPPORTED_WIZARD",
     "EXIT_USAGE",
     "Interrupted",
     "UsageError",
     "describe_error",
     "exit_code_for",
     "report_error",
+    "retry_after_of",
 ]
 
 EXIT_OK = 0
 EXIT_API = 1
 EXIT_USAGE = 2
 EXIT_MISSING_DOCUMENTS = 3
+EXIT_NOT_COMPLETED = 4
+EXIT_UNSUPPORTED_WIZARD = 5
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -64,9 +72,13 @@ class UsageError(ConfigurationError):
 
 def exit_code_for(exc: BaseException) -> int:
     """0 done, 1 API/network/wizard error, 2 usage or bad local input, 3 missing documents,
-    130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    4 the wizard ended without success, 5 a wizard the API cannot drive (a KYC SDK's),
+    6 watch: the level was not granted in time, 130 interrupted (Ctrl-C), 143 terminated
+    (SIGTERM)."""
     if isinstance(exc, MissingDocumentError):
         return EXIT_MISSING_DOCUMENTS
+    if isinstance(exc, UnsupportedWizardError):
+        return EXIT_UNSUPPORTED_WIZARD
     if isinstance(exc, APIError | WizardError):
         return EXIT_API
     if isinstance(exc, DocumentError | ConfigurationError | ValueError):
@@ -93,10 +105,22 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, AuthenticationError):
         return f"{exc} (check the token or the sign-in credentials)"
+    if isinstance(exc, UnsupportedWizardError):
+        return f"{exc}; complete this level in the vendor's own app or web flow"
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        return f"{exc} (the server asks to retry after {retry_after:g} s)"
     if isinstance(exc, KycflowError | ValueError | OSError):
         text = str(exc) or type(exc).__name__
         return text
     return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The server's Retry-After of a rate-limit error (or of one behind an unknown outcome)."""
+    if isinstance(exc, OutcomeUnknownError):
+        exc = exc.cause
+    return exc.retry_after if isinstance(exc, RateLimitError) else None
 
 
 def _type_label(doc_type: Any) -> str:

@@ -43,12 +43,16 @@ def error_to_dict(exc: BaseException, partial: PartialRunDict | None = None) -> 
     """The error as the ``--json`` document of a failed command (``kind: "error"``)."""
     if isinstance(exc, KeyboardInterrupt):
         exc = Interrupted()
-    return error_document(
+    document = error_document(
         exc,
         exit_code=exit_code_for(exc),
         message=secrets.scrub(describe_error(exc)),
         partial=partial,
     )
+    error = document["error"]
+    if error["server_message"] is not None:
+        error["server_message"] = secrets.scrub(error["server_message"])
+    return document
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:

@@ -15,6 +15,7 @@ from ..events import (
     Failed,
     FileUploaded,
     Retrying,
+    StepRefused,
     StepStarted,
     StepSubmitted,
     WizardEvent,
@@ -121,6 +122,12 @@ class ProgressView:
             row = self.rows.get(event.step)
             if row is not None:
                 row.status = f"retrying {event.action} ({event.reason}, try {event.attempt})"
+        elif isinstance(event, StepRefused):
+            row = self.rows.get(event.step)
+            if row is not None:
+                row.status = f"refused: {event.reason}" if event.reason else "refused"
+        elif isinstance(event, Completed) and event.outcome != "completed":
+            self.footer = f"The wizard ended without success after {event.step} step(s)"
         elif isinstance(event, Completed):
             self.footer = f"Verification complete: {event.step} step(s) submitted"
         elif isinstance(event, Failed):

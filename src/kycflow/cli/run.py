@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from ..events import WizardEvent
@@ -12,7 +13,7 @@ from ..runner import WizardResult, WizardRunner
 from ._arguments import Subparsers, add_common_arguments
 from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
 from ._documents import DescribingProvider, parse_map
-from ._errors import EXIT_OK, UsageError
+from ._errors import EXIT_NOT_COMPLETED, EXIT_OK, UsageError
 from ._output import error_to_dict, make_console, print_json, require_rich, result_to_dict
 from ._progress import ProgressView, RunRecorder
 
@@ -75,6 +76,13 @@ def handle(args: argparse.Namespace) -> int:
         raise
     if args.json:
         print_json(result_to_dict(result))
+    if not result.succeeded:
+        # A 202 with done: false: the wizard is over, but the verification did not succeed.
+        sys.stderr.write(
+            "kycflow: error: the wizard ended without success (code 202, done: false; "
+            f"workflow {result.workflow or '-'}): the verification was not completed\n"
+        )
+        return EXIT_NOT_COMPLETED
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""``kycflow watch``: wait until the user is granted a level; exit 0, or 4 on timeout."""
+"""``kycflow watch``: wait until the user is granted a level; exit 0, or 6 on timeout."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ._secrets import secrets
 
 __all__ = ["EXIT_TIMEOUT", "handle", "register"]
 
-EXIT_TIMEOUT = 4
+EXIT_TIMEOUT = 6
 """The level was not granted within ``--timeout`` (distinct from 1, an API error)."""
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_INTERVAL = 2.0

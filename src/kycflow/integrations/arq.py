@@ -44,6 +44,7 @@ from ..errors import (
     RateLimitError,
     RunInProgressError,
     ServerError,
+    WizardDeadlineError,
 )
 from ..leases import Lease, OnBusy, current_lease
 from ..providers import FileProvider
@@ -96,6 +97,8 @@ TRANSIENT_ERRORS: tuple[type[KycflowError], ...] = (
     OutcomeUnknownError,
     CheckpointError,
     RunInProgressError,
+    # The run spent its deadline retrying transient failures: try the job again later.
+    WizardDeadlineError,
 )
 """Errors after which a job is tried again (from its checkpoint) rather than failed.
 ``RunInProgressError``: another worker still holds the job's lease (arq ran the job again

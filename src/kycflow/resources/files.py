@@ -259,6 +259,21 @@ class Files:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    async def validate(
+        self,
+        document: Document | str | os.PathLike[str] | bytes | bytearray,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+    ) -> Document:
+        """Check a document against this client's limits (``max_upload_bytes``, the upload
+        config's ``allowed_types``), as ``upload`` will; raises ``DocumentError``."""
+        client = self._client
+        doc = as_document(document, name=name, content_type=content_type)
+        return await doc.validate(
+            max_bytes=client.max_upload_bytes, allowed_types=client.upload_config.allowed_types
+        )
+
     async def upload(
         self,
         document: Document | str | os.PathLike[str] | bytes | bytearray,
@@ -274,11 +289,8 @@ class Files:
         """
         client = self._client
         config = client.upload_config
-        doc = as_document(document, name=name, content_type=content_type)
+        doc = await self.validate(document, name=name, content_type=content_type)
         del document  # maybe raw bytes: not for a traceback that renders locals
-        doc = await doc.validate(
-            max_bytes=client.max_upload_bytes, allowed_types=config.allowed_types
-        )
         safe_name = upload_name(doc.name)
         if safe_name != doc.name:
             doc = dataclasses.replace(doc, name=safe_name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack
 
-from .._wire import wizard_step_from_payload
-from ..errors import ConfigurationError
+from .._wire import check_not_error, excerpt, is_wizard_envelope, wizard_step_from_payload
+from ..errors import ConfigurationError, OutcomeUnknownError, ProtocolError
 from ..models import WizardStep
+from ..retry import RetryPolicy
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions
@@ -39,10 +40,14 @@ class Wizard:
         files: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> WizardStep:
-        """Submit one document type with its stored file paths; returns the next step.
+        """Submit one document type with its stored file paths; returns the server's reply.
 
-        A POST: retried only if it provably never reached the server, or on 429/503; any other
-        failure after sending raises ``OutcomeUnknownError``.
+        The reply is a wizard envelope: the next page itself on some servers, an echo of the
+        submitted types (no Document Type objects: read the next page with ``start``) on others.
+        Never resent: retried only if it provably never reached the server. Any failure after
+        sending (timeout, reset, 429, 5xx) and any 2xx reply that is empty or not a wizard
+        envelope raises ``OutcomeUnknownError``: read the wizard to learn whether it was
+        committed (``WizardRunner`` does). A 2xx error object raises ``ProtocolError``.
         """
         if not isinstance(uuid, str) or not uuid:
             raise ConfigurationError("uuid must be a non-empty string")
@@ -58,8 +63,30 @@ class Wizard:
         }
         client = self._client
         response, payload = await client.request(
-            "POST", SUBMIT_PATH, options=client.call_options(options), json=body
+            "POST",
+            SUBMIT_PATH,
+            options=client.call_options(options),
+            json=body,
+            policy=RetryPolicy.NO_RESEND,
         )
+        check_not_error(payload, body=response.body, method="POST", path=SUBMIT_PATH)
+        if not is_wizard_envelope(payload):
+            # 202 "processing will start later", 204, or some other body: says nothing.
+            what = "an empty" if payload is None else "a non-envelope"
+            cause = ProtocolError(
+                f"the submit got {what} {response.status} reply",
+                excerpt=excerpt(response.body),
+                status=response.status,
+                method="POST",
+                path=SUBMIT_PATH,
+            )
+            raise OutcomeUnknownError(
+                f"POST {SUBMIT_PATH}: {what} {response.status} reply says nothing about the "
+                "wizard; read it to learn whether the step was committed",
+                cause=cause,
+                method="POST",
+                path=SUBMIT_PATH,
+            )
         return wizard_step_from_payload(
             payload, body=response.body, method="POST", path=SUBMIT_PATH
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 from aiohttp import web
@@ -61,10 +62,42 @@ class Abort(Exception):
 
 
 def error_response(
-    status: int, message: str, issue: str, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    issue: str,
+    headers: Mapping[str, str] | None = None,
+    shape: str = "error_object",
 ) -> web.Response:
-    """The API's error body: ``{"error": {"message", "details": [{"issue"}]}}``."""
-    body = {"error": {"message": message, "details": [{"issue": issue}]}}
+    """The API's error body, ``{"error": {"message", "details": [{"issue"}]}}`` by default, or
+    one of the other shapes servers send in the wild (``Quirks.error_body``)."""
+    if shape == "text":
+        return web.Response(
+            text=f"{message}: {issue}", status=status, headers=headers, content_type="text/plain"
+        )
+    if shape == "html":
+        html = (
+            f"<html><head><title>{status} {escape(message)}</title></head><body>"
+            f"<h1>{escape(message)}</h1><p>{escape(issue)}</p></body></html>"
+        )
+        return web.Response(text=html, status=status, headers=headers, content_type="text/html")
+    body: dict[str, Any]
+    if shape == "message":
+        body = {"message": message, "details": [issue]}
+    elif shape == "errors":
+        body = {"errors": [{"message": issue, "code": message}]}
+    elif shape == "problem":
+        body = {
+            "type": "about:blank",
+            "title": message,
+            "status": status,
+            "detail": issue,
+            "violations": [{"propertyPath": "data", "title": issue}],
+        }
+        return web.json_response(
+            body, status=status, headers=headers, content_type="application/problem+json"
+        )
+    else:
+        body = {"error": {"message": message, "details": [{"issue": issue}]}}
     return web.json_response(body, status=status, headers=headers)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -18,8 +19,11 @@ __all__ = ["make_middleware"]
 _ROUTE_ALIASES = {"second_factor": "2fa", "submit_slash": "submit"}
 
 
-def make_middleware(records: Records) -> Middleware:
-    """The middleware that turns handler outcomes into replies and records every API request."""
+def make_middleware(
+    records: Records, error_shape: Callable[[], str] = lambda: "error_object"
+) -> Middleware:
+    """The middleware that turns handler outcomes into replies and records every API request.
+    ``error_shape()`` names the error bodies' shape (the scenario's ``error_body``)."""
     next_request = 0
 
     @web.middleware
@@ -39,7 +43,9 @@ def make_middleware(records: Records) -> Middleware:
         try:
             response = await handler(request)
         except Fail as fail:
-            response = error_response(fail.status, fail.message, fail.issue, fail.headers)
+            response = error_response(
+                fail.status, fail.message, fail.issue, fail.headers, error_shape()
+            )
         except Reply as reply:
             response = reply.response
         except Abort:
@@ -48,7 +54,7 @@ def make_middleware(records: Records) -> Middleware:
             if exc.status < 400:
                 exc.headers["X-Request-Id"] = request_id
                 raise
-            response = error_response(exc.status, exc.reason, exc.reason)
+            response = error_response(exc.status, exc.reason, exc.reason, None, error_shape())
         fault = request.get(FAULT_KEY)
         if response is not None:
             response = replace_reply(request, response)

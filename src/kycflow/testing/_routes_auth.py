@@ -83,6 +83,17 @@ class AuthRoutes:
             raise Fail(401, "Unauthorized", "wrong email or password")
         if user.second_factor is not None:
             sb._signins[procedure] = user
+            if sb.scenario.quirks.signin_factor_choice:
+                # Some deployments first ask which factor to use (POST /signin/2fa).
+                return web.json_response(
+                    {
+                        "code": 200,
+                        "data": {"factors": [user.second_factor]},
+                        "done": False,
+                        "uuid": procedure,
+                        "workflow": SIGNIN_WORKFLOW,
+                    }
+                )
             return web.json_response(
                 {
                     "code": 200,
@@ -94,6 +105,29 @@ class AuthRoutes:
             )
         del sb._signins[procedure]
         return _tokens_envelope(procedure, sb._issue(user, time.time()))
+
+    async def choose_factor(self, request: web.Request) -> web.StreamResponse:
+        """``POST /signin/2fa``: the sign-in chooses its second factor; asks for its code."""
+        sb = self.sb
+        body = await json_body(request)
+        procedure = body.get("uuid")
+        user = sb._signins.get(procedure) if isinstance(procedure, str) else None
+        if user is None or not isinstance(procedure, str):
+            raise Fail(400, "Bad Request", "uuid is not awaiting a second factor")
+        request[USER_KEY] = user.email
+        await sb._inject(request, "2fa", user)  # faults: as the 2fa route
+        kind = body.get("type")
+        if kind != user.second_factor:
+            raise Fail(400, "Bad Request", f"second factor {kind!r} is not available")
+        return web.json_response(
+            {
+                "code": 200,
+                "data": {"type": kind},
+                "done": False,
+                "uuid": procedure,
+                "workflow": SIGNIN_WORKFLOW,
+            }
+        )
 
     async def second_factor(self, request: web.Request) -> web.StreamResponse:
         """``POST /2fa/{kind}``: check the code of a sign-in awaiting it; tokens."""

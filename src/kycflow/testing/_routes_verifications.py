@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid as uuid_mod
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -28,14 +29,23 @@ class VerificationRoutes:
         scenario = sandbox.scenario
         self._step_data = [step_types(s, scenario.quirks.wizard_data) for s in scenario.steps]
 
-    def _step_envelope(self, user: SandboxUser) -> dict[str, Any]:
-        step = self.sb.scenario.steps[user.step]
+    def _step_envelope(self, user: SandboxUser, *, start: bool = False) -> dict[str, Any]:
+        scenario = self.sb.scenario
+        step = scenario.steps[user.step]
+        if step.sdk:
+            data: Any = None
+        elif user.refused and scenario.quirks.refusal == "fewer":
+            kept = tuple(t for t in step.types if t.id not in user.refused)
+            data = step_types(replace(step, types=kept), scenario.quirks.wizard_data)
+        else:
+            data = self._step_data[user.step]
         return {
             "code": 200,
-            "data": self._step_data[user.step],
-            "done": False,
+            "data": data,
+            # The reference: on the start call ``done`` means "initialisation succeeded".
+            "done": start and scenario.quirks.start_done,
             "uuid": user.procedure,
-            "workflow": step.workflow,
+            "workflow": step.wire_workflow,
         }
 
     def _repeat_envelope(self, user: SandboxUser, procedure: str) -> dict[str, Any]:
@@ -43,6 +53,22 @@ class VerificationRoutes:
         if user.procedure == procedure:
             return self._step_envelope(user)
         return _final_envelope(procedure, self.sb.scenario.final_workflow)
+
+    def _submit_reply(
+        self, envelope: dict[str, Any], type_id: int, message: str | None = None
+    ) -> web.StreamResponse:
+        """A submit's reply in the scenario's reading: ``envelope`` (the next page or the end)
+        as is, as an echo of the submitted type, or no body at all."""
+        reading = self.sb.scenario.quirks.submit_reply
+        if reading == "empty_202":
+            return web.Response(status=202)
+        if reading == "empty_204":
+            return web.Response(status=204)
+        if reading == "echo" and envelope["code"] == 200:
+            envelope = {**envelope, "data": {"types": [str(type_id)]}}
+        if message is not None:
+            envelope = {**envelope, "message": message}
+        return web.json_response(envelope)
 
     async def history(self, request: web.Request) -> web.StreamResponse:
         """``GET /verifications``: the paged, sorted and filtered history."""
@@ -91,6 +117,27 @@ class VerificationRoutes:
         user = self.sb._authenticate(request)
         await self.sb._inject(request, "wizard", user)
         scenario = self.sb.scenario
+        if user.procedure is None and user.result_page is not None:
+            procedure, user.result_page = user.result_page, None
+            return web.json_response(
+                {
+                    "code": 202,
+                    "data": None,
+                    "done": True,
+                    "uuid": procedure,
+                    "workflow": scenario.final_workflow,
+                }
+            )
+        if user.procedure is None and user.ended is not None:
+            return web.json_response(
+                {
+                    "code": 202,
+                    "data": None,
+                    "done": False,
+                    "uuid": user.ended,
+                    "workflow": scenario.final_workflow,
+                }
+            )
         if user.procedure is None:
             if user.email in self.sb.reviews.pending or user.level >= len(scenario.levels) - 1:
                 # Nothing to submit: the last procedure awaits review, or no level is left.
@@ -105,7 +152,7 @@ class VerificationRoutes:
                 )
             user.procedure = str(uuid_mod.uuid4())
             user.step = 0
-        envelope = self._step_envelope(user)
+        envelope = self._step_envelope(user, start=True)
         refusal = self.sb.reviews.refusals.get(user.email)
         if refusal is not None:  # the last procedure was refused: say why, as the API may
             envelope["reason"] = refusal
@@ -144,13 +191,15 @@ class VerificationRoutes:
                 Duplicate(user.email, procedure, type_id, tuple(files), time.time())
             )
             if sb.accept_repeats:
-                return web.json_response(self._repeat_envelope(user, procedure))
+                return self._submit_reply(self._repeat_envelope(user, procedure), type_id)
             raise Fail(409, "Conflict", "this step was already submitted")
         if user.procedure is None or procedure != user.procedure:
             raise Fail(400, "Bad Request", "uuid is not the open verification procedure")
         step = sb.scenario.steps[user.step]
+        if step.sdk:
+            raise Fail(400, "Bad Request", f"this step is done in the {step.sdk}, not here")
         doc_type = step.type_by_id(type_id)
-        if doc_type is None:
+        if doc_type is None or (type_id in user.refused and sb.scenario.quirks.refusal == "fewer"):
             raise Fail(400, "Bad Request", f"document type {type_id} is not asked for")
         if not doc_type.enabled:
             raise Fail(400, "Bad Request", f"document type {type_id} is disabled")
@@ -165,7 +214,11 @@ class VerificationRoutes:
             if doc_type.content_types is not None and content_type not in doc_type.content_types:
                 raise Fail(400, "Bad Request", f"a file's type is not allowed for {type_id}")
         if step.stall:
-            return web.json_response(self._step_envelope(user))
+            return self._submit_reply(self._step_envelope(user), type_id)
+        if doc_type.refuse is not None:
+            user.refused.add(type_id)
+            return self._submit_reply(self._step_envelope(user), type_id, doc_type.refuse)
+        user.refused.clear()
         user.committed.add(key)
         index = user.step
         user.step += 1
@@ -175,18 +228,31 @@ class VerificationRoutes:
             Submission(user.email, procedure, index, type_id, tuple(files), now, completed)
         )
         if not completed:
-            return web.json_response(self._step_envelope(user))
+            return self._submit_reply(self._step_envelope(user), type_id)
+        final_done = sb.scenario.quirks.final_done
+        if not final_done:
+            user.ended = procedure
+        elif sb.scenario.quirks.submit_reply.startswith("empty"):
+            user.result_page = procedure
         user.procedure = None
-        sb._complete_procedure(user, procedure, now)
+        if final_done:  # a procedure that succeeded goes to review; the review grants the level
+            sb._complete_procedure(user, procedure, now)
         user.step = 0
-        return web.json_response(_final_envelope(procedure, sb.scenario.final_workflow))
+        return self._submit_reply(
+            _final_envelope(
+                procedure, sb.scenario.final_workflow, done=final_done, types=[str(type_id)]
+            ),
+            type_id,
+        )
 
 
-def _final_envelope(procedure: str, workflow: str | None) -> dict[str, Any]:
+def _final_envelope(
+    procedure: str, workflow: str | None, *, done: bool = True, types: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "code": 202,
-        "data": {"types": []},
-        "done": True,
+        "data": {"types": types or []},
+        "done": done,
         "uuid": procedure,
         "workflow": workflow,
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 __all__ = ["DEFAULT_2FA_CODE", "SECOND_FACTORS", "HistoryEntry", "SandboxUser", "SigninThrottle"]
 
 DEFAULT_2FA_CODE = "123456"
-SECOND_FACTORS = ("google", "sms")
+SECOND_FACTORS = ("google", "sms", "email")
 
 
 @dataclass(slots=True)
@@ -42,6 +42,14 @@ class SandboxUser:
     procedure: str | None = None
     step: int = 0
     committed: set[tuple[str, int, tuple[str, ...]]] = field(default_factory=set)
+    ended: str | None = None
+    """A procedure that ended without success (``Quirks.final_done`` False): the wizard keeps
+    answering its 202 with ``done: false``."""
+    result_page: str | None = None
+    """A procedure just completed under an empty submit reading: the next wizard call answers
+    its final 202 (the only way such a client can see the end), then opens the next one."""
+    refused: set[int] = field(default_factory=set)
+    """Types refused on the open step (``Quirks.refusal == "fewer"`` leaves them out)."""
     closed: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)

@@ -180,10 +180,11 @@ class Sandbox:
         level: int | None = None,
     ) -> SandboxUser:
         """A new account holding fresh tokens. ``level`` is a level id (default: the scenario's
-        initial level); ``second_factor`` is None, ``"google"`` or ``"sms"`` with ``code``."""
+        initial level); ``second_factor`` is None, ``"google"``, ``"sms"`` or ``"email"`` with
+        ``code``."""
         if second_factor not in (None, *SECOND_FACTORS):
             raise ValueError(
-                f"second_factor must be None, 'google' or 'sms', not {second_factor!r}"
+                f"second_factor must be None, 'google', 'sms' or 'email', not {second_factor!r}"
             )
         level_index = self.scenario.level_index(
             self.scenario.initial_level if level is None else level
@@ -363,7 +364,9 @@ class Sandbox:
     # ---- app ---------------------------------------------------------------------------------
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[make_middleware(self.records)])
+        app = web.Application(
+            middlewares=[make_middleware(self.records, lambda: self.scenario.quirks.error_body)]
+        )
         api = API_PREFIX + "/v2/my"
         verifications = VerificationRoutes(self)
         files = FileRoutes(self)
@@ -382,6 +385,7 @@ class Sandbox:
         add("DELETE", api + r"/documents/{did:\d+}", docs.delete, name="document_delete")
         add("GET", api + "/signin/wizard", auth.signin_wizard, name="signin_wizard")
         add("POST", api + "/signin", auth.signin, name="signin")
+        add("POST", api + "/signin/2fa", auth.choose_factor, name="signin_2fa")
         add("POST", api + "/2fa/{kind}", auth.second_factor, name="second_factor")
         add("POST", api + "/refresh", auth.refresh, name="refresh")
         if self.admin:

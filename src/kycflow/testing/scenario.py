@@ -17,6 +17,8 @@ from .review import Review
 
 __all__ = [
     "DATA_SHAPES",
+    "ERROR_BODIES",
+    "SUBMIT_REPLIES",
     "DocType",
     "LevelSpec",
     "Quirks",
@@ -27,6 +29,12 @@ __all__ = [
 
 DataShape = Literal["types_list", "types_object", "bare_list", "reference"]
 DATA_SHAPES: tuple[str, ...] = ("types_list", "types_object", "bare_list", "reference")
+SubmitReply = Literal["echo", "next_step", "empty_202", "empty_204"]
+SUBMIT_REPLIES: tuple[str, ...] = ("echo", "next_step", "empty_202", "empty_204")
+ErrorBody = Literal["error_object", "message", "errors", "problem", "text", "html"]
+ERROR_BODIES: tuple[str, ...] = ("error_object", "message", "errors", "problem", "text", "html")
+Refusal = Literal["same", "fewer"]
+SDK_WORKFLOW_PREFIX = "B2B\\TCA\\Wizards\\Workflow\\"
 STEP_WORKFLOW = "B2B\\TCA\\Wizards\\Workflow\\VerificationWorkflow"
 FINAL_WORKFLOW = "B2B\\TCA\\Wizards\\Workflow\\TerminateWorkflow"
 
@@ -46,6 +54,9 @@ class DocType:
     group: Mapping[str, Any] = field(default_factory=dict)
     content_types: tuple[str, ...] | None = None
     min_files: int = 1
+    refuse: str | None = None
+    """When set, every submit of this type is refused with this reason: the step is asked
+    again (nothing committed), the reason in the reply's ``message``."""
 
     def wire(self) -> dict[str, Any]:
         """The Document Type object as the API sends it."""
@@ -64,6 +75,8 @@ class Step:
 
     ``stall=True`` makes every submit come back with this same step, uncommitted.
     ``data_shape`` overrides the scenario's ``Quirks.wizard_data`` for this step.
+    ``sdk`` (e.g. ``"IdenfySDK"``) makes the step a third-party KYC SDK's: its workflow names
+    the SDK, its ``data`` is null, and no submit is accepted.
     """
 
     types: tuple[DocType, ...]
@@ -71,6 +84,12 @@ class Step:
     workflow: str = STEP_WORKFLOW
     stall: bool = False
     data_shape: DataShape | None = None
+    sdk: str | None = None
+
+    @property
+    def wire_workflow(self) -> str:
+        """The workflow string the step is sent with."""
+        return SDK_WORKFLOW_PREFIX + self.sdk if self.sdk else self.workflow
 
     def type_by_id(self, type_id: int) -> DocType | None:
         """The step's document type with this id, if it lists one."""
@@ -102,6 +121,20 @@ class Quirks:
     - ``submit_trailing_slash``: ``"accept"`` or ``"redirect"`` (308 to the path without it).
     - ``refresh_returns_refresh_token``: False sends ``refreshToken: null`` on refresh.
     - ``upload_top_level_file``: the upload reply as ``{"file": ...}`` instead of under ``data``.
+    - ``submit_reply``: what a submit answers: ``echo`` (the reference: code 200 with
+      ``data.types`` naming the submitted types as strings; the next page is read with the
+      wizard call), ``next_step`` (the next page itself), ``empty_202`` or ``empty_204``
+      (no body at all). The final step answers 202 in all but the empty readings.
+    - ``start_done``: the wizard call's ``done`` on an open step (the reference: true,
+      "initialisation succeeded").
+    - ``final_done``: ``done`` of the final 202; False ends the wizard without success.
+    - ``refusal``: how a refused submit re-asks the step: ``same`` types, or ``fewer`` (the
+      refused type left out).
+    - ``error_body``: the shape of every error reply: ``error_object``
+      (``{"error": {"message", "details"}}``), ``message``, ``errors``, ``problem``
+      (RFC 9457 problem+json), ``text`` or ``html``.
+    - ``signin_factor_choice``: sign-in first asks which second factor to use
+      (``POST /v2/my/signin/2fa``).
     """
 
     previous_level_key: Literal["previousLevel", "previuosLevel"] = "previousLevel"
@@ -112,8 +145,20 @@ class Quirks:
     submit_trailing_slash: Literal["accept", "redirect"] = "accept"
     refresh_returns_refresh_token: bool = True
     upload_top_level_file: bool = False
+    submit_reply: SubmitReply = "echo"
+    start_done: bool = True
+    final_done: bool = True
+    refusal: Refusal = "same"
+    error_body: ErrorBody = "error_object"
+    signin_factor_choice: bool = False
 
     def __post_init__(self) -> None:
+        if self.submit_reply not in SUBMIT_REPLIES:
+            raise ScenarioError(f"unknown submit_reply {self.submit_reply!r}")
+        if self.error_body not in ERROR_BODIES:
+            raise ScenarioError(f"unknown error_body {self.error_body!r}")
+        if self.refusal not in ("same", "fewer"):
+            raise ScenarioError(f"unknown refusal {self.refusal!r}")
         if self.previous_level_key not in ("previousLevel", "previuosLevel"):
             raise ScenarioError(f"unknown previous_level_key {self.previous_level_key!r}")
         if self.wizard_data not in DATA_SHAPES:
@@ -149,6 +194,8 @@ class Scenario:
         if not self.steps:
             raise ScenarioError("a scenario needs at least one step")
         for index, step in enumerate(self.steps):
+            if step.sdk is not None:
+                continue
             if not step.types:
                 raise ScenarioError(f"step {index} lists no document type")
             if not any(t.enabled for t in step.types):
@@ -236,10 +283,12 @@ class Scenario:
                     "workflow": step.workflow,
                     "stall": step.stall,
                     **({"data_shape": step.data_shape} if step.data_shape else {}),
+                    **({"sdk": step.sdk} if step.sdk else {}),
                     "types": [
                         {
                             **t.wire(),
                             "min_files": t.min_files,
+                            **({"refuse": t.refuse} if t.refuse else {}),
                             **(
                                 {"content_types": list(t.content_types)}
                                 if t.content_types is not None
@@ -257,13 +306,15 @@ class Scenario:
 
 
 def _step_from_dict(data: Mapping[str, Any]) -> Step:
-    types = tuple(_type_from_dict(t) for t in _as_list(data["types"]))
+    types = tuple(_type_from_dict(t) for t in _as_list(data.get("types", [])))
+    sdk = data.get("sdk")
     return Step(
         types=types,
         name=str(data.get("name", "")),
         workflow=str(data.get("workflow", STEP_WORKFLOW)),
         stall=bool(data.get("stall", False)),
         data_shape=data.get("data_shape"),
+        sdk=None if sdk is None else str(sdk),
     )
 
 
@@ -280,6 +331,7 @@ def _type_from_dict(data: Mapping[str, Any]) -> DocType:
         group=dict(group),
         content_types=None if content_types is None else tuple(str(c) for c in content_types),
         min_files=int(data.get("min_files", 1)),
+        refuse=None if data.get("refuse") is None else str(data["refuse"]),
     )
 
 

@@ -1,0 +1,105 @@
+"""Choosing what a wizard step gets: the types the provider supplies, the policy's pick, and
+the steps no document can answer (a third-party SDK's wizard)."""
+
+from __future__ import annotations
+
+from ._submitting import SubmittingRun
+from .checkpoint import StepInProgress
+from .documents import Document
+from .errors import (
+    ConfigurationError,
+    DocumentError,
+    KycflowError,
+    MissingDocumentError,
+    StepRefusedError,
+    UnsupportedWizardError,
+)
+from .models import DocumentType, WizardStep
+
+__all__ = ["ChoosingRun"]
+
+
+def _type_label(doc_type: DocumentType) -> str:
+    return f"{doc_type.id} ({doc_type.description})" if doc_type.description else str(doc_type.id)
+
+
+class ChoosingRun(SubmittingRun):
+    """A run's state, uploads and submits, plus choosing the step's type."""
+
+    @staticmethod
+    def _check_supported(step: WizardStep, number: int) -> None:
+        sdk = step.sdk
+        if sdk is not None or not step.types:
+            workflow = step.workflow or "(no workflow)"
+            why = (
+                f"a third-party KYC SDK ({sdk}): documents cannot be uploaded through the API"
+                if sdk is not None
+                else "a step that carries no document types"
+            )
+            raise UnsupportedWizardError(
+                f"the wizard's workflow {workflow} is {why} (step {number})",
+                workflow=step.workflow,
+                step=number,
+            )
+
+    async def _supplied(
+        self, step: WizardStep, number: int, excluded: set[int], reason: str | None
+    ) -> list[tuple[DocumentType, list[Document]]]:
+        supplied: list[tuple[DocumentType, list[Document]]] = []
+        for doc_type in step.enabled_types:
+            if doc_type.id in excluded:
+                continue
+            docs = await self._supply(doc_type)
+            if docs:
+                supplied.append((doc_type, docs))
+        if supplied:
+            return supplied
+        if excluded:
+            raise StepRefusedError(
+                f"step {number} was refused for every document type the provider supplies "
+                f"({', '.join(str(i) for i in sorted(excluded))})"
+                + (f": {reason}" if reason else ""),
+                step=number,
+                type_ids=sorted(excluded),
+                reason=reason,
+            )
+        requested = step.enabled_types or step.types
+        names = ", ".join(_type_label(t) for t in requested) or "none"
+        raise MissingDocumentError(
+            f"step {number} asks for document types the provider cannot supply: {names}",
+            requested=requested,
+        )
+
+    def _choose(
+        self,
+        step: WizardStep,
+        supplied: list[tuple[DocumentType, list[Document]]],
+        current: StepInProgress | None,
+    ) -> tuple[DocumentType, list[Document]]:
+        if current is not None:
+            for doc_type, docs in supplied:
+                if doc_type.id == current.type_id:
+                    return doc_type, docs
+        choice = self.r.type_policy(step, [t for t, _ in supplied])
+        for doc_type, docs in supplied:
+            if doc_type.id == getattr(choice, "id", None):
+                return doc_type, docs
+        raise ConfigurationError("the type policy returned a type that was not offered to it")
+
+    async def _supply(self, doc_type: DocumentType) -> list[Document] | None:
+        try:
+            found = await self.r.provider.documents_for(doc_type)
+        except KycflowError:
+            raise
+        except Exception as exc:
+            raise DocumentError(
+                f"the file provider failed for document type {doc_type.id}: {type(exc).__name__}"
+            ) from exc
+        if found is None:
+            return None
+        docs = list(found)
+        if not all(isinstance(doc, Document) for doc in docs):
+            raise DocumentError(
+                f"the file provider returned something other than a Document for {doc_type.id}"
+            )
+        return docs or None
