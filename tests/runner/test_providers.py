@@ -3,6 +3,8 @@ callable providers."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,23 @@ async def test_callable_provider() -> None:
 
     with pytest.raises(DocumentError):
         await CallableProvider(wrong).documents_for(PASSPORT)
+
+
+async def test_discovery_sees_files_added_and_removed_after_a_listing(root: Path) -> None:
+    # The listing is cached against the root's mtime; a fresh directory is listed every time.
+    provider = DirectoryProvider(root)
+    assert await provider.documents_for(SELFIE) is None
+    (root / "selfie.jpg").write_bytes(JPEG)
+    assert _names(await provider.documents_for(SELFIE)) == ["selfie.jpg"]
+    (root / "selfie.jpg").unlink()
+    assert await provider.documents_for(SELFIE) is None
+
+
+async def test_discovery_cache_is_revalidated_by_the_root_mtime(root: Path) -> None:
+    provider = DirectoryProvider(root)
+    old = time.time() - 3600
+    os.utime(root, (old, old))  # a settled directory: its listing is cached
+    assert _names(await provider.documents_for(PASSPORT)) == ["passport.jpg"]
+    assert provider._listing is not None
+    (root / "passport_back.jpg").write_bytes(JPEG)  # moves the mtime: listed again
+    assert _names(await provider.documents_for(PASSPORT)) == ["passport.jpg", "passport_back.jpg"]
