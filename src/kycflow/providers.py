@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
 
-from ._confined import open_documents
+from ._confined import OpenedFiles, open_documents
 from .documents import Document, content_type_from_name, sniff_content_type
 from .errors import ConfigurationError, DocumentError, KycflowError
 from .models import DocumentType
@@ -151,6 +151,7 @@ class DirectoryProvider:
     ) -> None:
         self.root = Path(root)
         self._listing: tuple[tuple[int, int, int], dict[str, list[PurePath]]] | None = None
+        self._opened = OpenedFiles()
         self._mapping: dict[int | str, list[PurePath]] | None = None
         if mapping is not None:
             self._mapping = {}
@@ -199,7 +200,7 @@ class DirectoryProvider:
             rels = self._discover(doc_type)
         if not rels:
             return None
-        return await open_documents(self.root, rels)
+        return await open_documents(self.root, rels, self._opened)
 
 
 _EXTENSION_OF = {
@@ -245,7 +246,8 @@ class MemoryProvider:
         docs: list[Document] = []
         for number, item in enumerate(items, start=1):
             stem = base if len(items) == 1 else f"{base}_{number}"
-            docs.append(_memory_document(item, stem))
+            # Sniffed once here, not in each run's ``validate``: the documents are shared.
+            docs.append(_memory_document(item, stem)._presniffed())
         return docs or None
 
 
