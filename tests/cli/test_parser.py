@@ -214,3 +214,17 @@ def test_bad_token_ttl_exits_2(cli: CLI) -> None:
         done = cli("sandbox", "--token-ttl", bad)
         assert done.code == 2
         assert "--token-ttl" in done.err
+
+
+def test_the_lazy_help_of_each_command_is_the_one_its_module_registers() -> None:
+    # ``kycflow --help`` lists commands from COMMANDS without importing them: no drift.
+    def helps(parser: argparse.ArgumentParser) -> dict[str, str | None]:
+        subparsers = parser._subparsers
+        assert subparsers is not None
+        action = subparsers._group_actions[0]
+        return {a.dest: a.help for a in action._choices_actions}  # type: ignore[attr-defined]
+
+    full = helps(build_parser())
+    assert full == {name: help_text for name, (help_text, _) in COMMANDS.items()}
+    for name in COMMANDS:
+        assert helps(build_parser(only=name)) == full
