@@ -230,6 +230,12 @@ async def client_main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _median_cell(key: str, values: list[Any]) -> object:
+    # Counts stay counts; KiB keep their decimals.
+    value = _bench.median(values)
+    return value if key.endswith("kib_per_run") else int(value)
+
+
 def run_client(mode: str, base_url: str, documents: str, args: argparse.Namespace) -> Any:
     cmd = [sys.executable, __file__, "client", "--mode", mode, "--base-url", base_url]
     cmd += ["--documents", documents, "--runs", str(args.runs)]
@@ -274,7 +280,7 @@ def main_parent(args: argparse.Namespace) -> None:
         "failed",
     )
     rows = [
-        (mode, *(_bench.median([r[k] for r in runs]) for k in keys))
+        (mode, *(_median_cell(k, [r[k] for r in runs]) for k in keys))
         for mode, runs in results.items()
     ]
     headers = [
