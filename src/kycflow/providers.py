@@ -141,7 +141,9 @@ class DirectoryProvider:
     ``..`` part, or a symlink that resolves outside ``root``. Each file is opened once, confined
     at open time (no symlink followed on the way unless it stays inside the root), and uploaded
     from what was opened: swapping it, or a parent directory, for a symlink afterwards changes
-    nothing.
+    nothing. Small files that have not changed are served again from what the provider read
+    (checked against their device, inode, size and times), so many runs over the same files
+    share their bytes; the directory listing is cached against the root's mtime.
     """
 
     def __init__(
