@@ -18,6 +18,8 @@ import asyncio
 import errno
 import os
 import stat as stat_module
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -25,7 +27,7 @@ from typing import BinaryIO
 from .documents import Document, _file_chunks, content_type_from_name
 from .errors import DocumentError
 
-__all__ = ["SMALL_FILE_BYTES", "open_documents"]
+__all__ = ["SMALL_FILE_BYTES", "OpenedFiles", "open_documents"]
 
 SMALL_FILE_BYTES = 1024 * 1024
 """Files up to this size are read whole when opened (one thread hop, no descriptor kept)."""
@@ -38,6 +40,63 @@ _FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _DIR_FLAGS = os.O_RDONLY | _NOFOLLOW | _DIRECTORY | _CLOEXEC
 _CONFINED = bool(_NOFOLLOW and _DIRECTORY) and os.open in os.supports_dir_fd
 _SYMLINK_ERRNOS = {errno.ELOOP, getattr(errno, "EMLINK", errno.ELOOP), errno.ENOTDIR}
+
+
+# A cached document is trusted only once its file has not changed for this long: a write in the
+# same timestamp tick as the read would leave size and times as they were.
+_SETTLED_NS = 1_000_000_000
+_CACHE_ENTRIES = 64
+_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class OpenedFiles:
+    """The small documents a provider opened, by relative path, each with the identity of the
+    file it was read from (device, inode, size, mtime, ctime).
+
+    A later call for the same path takes the cached document (its bytes shared, sniffed once)
+    when ``stat`` of the path still gives that identity, with no file opened and no thread hop.
+    The bytes were read from a confined open, so whatever the path has become since, nothing
+    from outside the root is sent: a path now leading elsewhere has another identity and is
+    opened again, confined. Bounded in entries and bytes."""
+
+    __slots__ = ("_bytes", "_entries", "_lock")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, ...], tuple[tuple[int, ...], Document]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def lookup(self, root: str, rel: PurePath) -> Document | None:
+        """The cached document of ``rel`` if its file is unchanged, else None."""
+        entry = self._entries.get(rel.parts)
+        if entry is None:
+            return None
+        try:
+            info = os.stat(os.path.join(root, *rel.parts))
+        except (OSError, ValueError):
+            return None
+        return entry[1] if _identity(info) == entry[0] else None
+
+    def keep(self, rel: PurePath, info: os.stat_result, doc: Document) -> None:
+        """Remember ``doc`` (read from the file ``info`` describes) if that file is settled."""
+        if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) <= _SETTLED_NS:
+            return
+        size = doc.size or 0
+        with self._lock:
+            old = self._entries.pop(rel.parts, None)
+            if old is not None:
+                self._bytes -= old[1].size or 0
+            while self._entries and (
+                len(self._entries) >= _CACHE_ENTRIES or self._bytes + size > _CACHE_BYTES
+            ):
+                _, (_, dropped) = self._entries.popitem()
+                self._bytes -= dropped.size or 0
+            self._entries[rel.parts] = (_identity(info), doc)
+            self._bytes += size
 
 
 class _Escaped(Exception):
@@ -169,7 +228,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _open_one(root: str, root_fd: int | None, rel: PurePath) -> Document:
+def _open_one(root: str, root_fd: int | None, rel: PurePath, cache: OpenedFiles | None) -> Document:
     # The name is the one the user gave, so a symlink inside the root keeps its own name.
     name = rel.name
     if not rel.parts:  # "" or ".": the root itself
@@ -189,7 +248,10 @@ def _open_one(root: str, root_fd: int | None, rel: PurePath) -> Document:
         claimed = content_type_from_name(name)
         if size <= SMALL_FILE_BYTES:
             data = _read_exactly(fd, size)
-            return Document._pinned_file(name, claimed, path, data=data)
+            doc = Document._pinned_file(name, claimed, path, data=data)
+            if cache is not None and len(data) == size:
+                cache.keep(rel, info, doc)
+            return doc
     except OSError as exc:
         raise _not_found(name, exc) from None
     finally:
@@ -204,7 +266,7 @@ def _open_one(root: str, root_fd: int | None, rel: PurePath) -> Document:
     )
 
 
-def _open_all(root: str, items: Sequence[PurePath]) -> list[Document]:
+def _open_all(root: str, items: Sequence[PurePath], cache: OpenedFiles | None) -> list[Document]:
     # One descriptor of the root for every file of the call: a few system calls per file.
     root_fd: int | None = None
     if _CONFINED:
@@ -213,13 +275,23 @@ def _open_all(root: str, items: Sequence[PurePath]) -> list[Document]:
         except (OSError, ValueError) as exc:
             raise DocumentError("cannot open the provider's root directory") from exc
     try:
-        return [_open_one(root, root_fd, rel) for rel in items]
+        return [_open_one(root, root_fd, rel, cache) for rel in items]
     finally:
         if root_fd is not None:
             os.close(root_fd)
 
 
-async def open_documents(root: Path, items: Sequence[PurePath]) -> list[Document]:
+async def open_documents(
+    root: Path, items: Sequence[PurePath], cache: OpenedFiles | None = None
+) -> list[Document]:
     """The documents at the relative paths ``items`` under ``root``, each opened once and
-    confined at open time, in one worker-thread hop."""
-    return await asyncio.to_thread(_open_all, os.fspath(root), items)
+    confined at open time, in one worker-thread hop; or, when ``cache`` holds every one of
+    them unchanged, those (no hop)."""
+    base = os.fspath(root)
+    if cache is not None:
+        found = [cache.lookup(base, rel) for rel in items]
+        if all(doc is not None for doc in found):
+            return found  # type: ignore[return-value]  # no None left
+    loop = asyncio.get_running_loop()
+    # ``run_in_executor`` rather than ``to_thread``: no context copied, nothing to log there.
+    return await loop.run_in_executor(None, _open_all, base, items, cache)

@@ -62,6 +62,17 @@ def _type_of_name(name: str) -> str | None:
     return _EXTENSIONS.get(os.path.splitext(name)[1].lower())
 
 
+def _agreeing_type(name: str, claimed: str | None, head: bytes) -> str | None:
+    """The sniffed type of ``head`` when it agrees with the claim (or the name's), else None."""
+    sniffed = sniff_content_type(head)
+    if sniffed is None:
+        return None
+    claimed = claimed or content_type_from_name(name)
+    if claimed is not None and claimed != sniffed and not {claimed, sniffed} <= _HEIF_FAMILY:
+        return None
+    return sniffed
+
+
 StreamFactory = Callable[[int], AsyncIterator[bytes]]
 
 
@@ -169,13 +180,17 @@ class Document:
         opened or stat'ed by name."""
         if data is not None:
             payload = data
+            # Sniffed here, once: a provider that hands the same document to many runs spares
+            # each run's ``validate`` a copy. A mismatch is left for ``validate`` to report.
+            sniffed = _agreeing_type(name, content_type, payload[:SNIFF_BYTES])
             return cls(
                 name=name,
-                content_type=content_type,
+                content_type=sniffed or content_type,
                 size=len(payload),
                 _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
                 path=path,
                 _data=payload,
+                _sniffed=sniffed is not None,
                 _pinned=True,
             )
         assert factory is not None
@@ -316,6 +331,26 @@ class Document:
             _factory=self._factory,
             path=self.path,
             _data=self._data,
+            _sniffed=True,
+            _pinned=self._pinned,
+        )
+
+    def _presniffed(self) -> Document:
+        """This in-memory document as ``validate`` would return it, if its bytes agree with its
+        type (else itself, for ``validate`` to report): for documents shared by many runs."""
+        data = self._data
+        if self._sniffed or not data:
+            return self
+        sniffed = _agreeing_type(self.name, self.content_type, data[:SNIFF_BYTES])
+        if sniffed is None:
+            return self
+        return type(self)(
+            name=self.name,
+            content_type=sniffed,
+            size=self.size,
+            _factory=self._factory,
+            path=self.path,
+            _data=data,
             _sniffed=True,
             _pinned=self._pinned,
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
 
-from ._confined import open_documents
+from ._confined import OpenedFiles, open_documents
 from .documents import Document, content_type_from_name, sniff_content_type
 from .errors import ConfigurationError, DocumentError, KycflowError
 from .models import DocumentType
@@ -98,6 +99,29 @@ def _suffix_rank(suffix: str) -> tuple[int, int] | None:
     return None
 
 
+_SETTLED_NS = 1_000_000_000
+
+
+def _discovery_index(names: Sequence[str]) -> dict[str, list[PurePath]]:
+    """Normalised description -> the files a type of that description gets, in upload order.
+
+    A name counts for its whole stem (``id_card_front`` for "Id card front") and for every
+    prefix at a ``_`` whose remainder is a side or a number (``id_card`` for "Id card")."""
+    ranked: dict[str, list[tuple[tuple[int, int], str]]] = {}
+    for name in names:
+        if content_type_from_name(name) is None:
+            continue
+        stem = normalise_key(os.path.splitext(name)[0])
+        ranked.setdefault(stem, []).append(((0, 0), name))
+        for cut in range(len(stem)):
+            if stem[cut] != "_":
+                continue
+            rank = _suffix_rank(stem[cut + 1 :])
+            if rank is not None:
+                ranked.setdefault(stem[:cut], []).append((rank, name))
+    return {key: [PurePath(name) for _, name in sorted(found)] for key, found in ranked.items()}
+
+
 class DirectoryProvider:
     """Documents stored as files under ``root``.
 
@@ -117,7 +141,9 @@ class DirectoryProvider:
     ``..`` part, or a symlink that resolves outside ``root``. Each file is opened once, confined
     at open time (no symlink followed on the way unless it stays inside the root), and uploaded
     from what was opened: swapping it, or a parent directory, for a symlink afterwards changes
-    nothing.
+    nothing. Small files that have not changed are served again from what the provider read
+    (checked against their device, inode, size and times), so many runs over the same files
+    share their bytes; the directory listing is cached against the root's mtime.
     """
 
     def __init__(
@@ -126,6 +152,8 @@ class DirectoryProvider:
         mapping: Mapping[int | str, StrPath | Sequence[StrPath]] | None = None,
     ) -> None:
         self.root = Path(root)
+        self._listing: tuple[tuple[int, int, int], dict[str, list[PurePath]]] | None = None
+        self._opened = OpenedFiles()
         self._mapping: dict[int | str, list[PurePath]] | None = None
         if mapping is not None:
             self._mapping = {}
@@ -142,25 +170,29 @@ class DirectoryProvider:
         key = normalise_key(doc_type.description)
         if not key:
             return []
+        return self._index().get(key, [])
+
+    def _index(self) -> dict[str, list[PurePath]]:
+        # The listing is cached against the root's identity and mtime: a run asks for each of
+        # a step's types, and a batch asks again in every run. A listing taken within a second
+        # of the directory's last change is not trusted (a file added in the same timestamp
+        # tick would not move the mtime): it is taken again next time.
         try:
-            entries = list(self.root.iterdir())
-        except OSError as exc:
+            info = os.stat(self.root)
+        except (OSError, ValueError) as exc:
             raise DocumentError("cannot list the provider's root directory") from exc
-        ranked: list[tuple[tuple[int, int], str, Path]] = []
-        for entry in entries:
-            if content_type_from_name(entry.name) is None:
-                continue
-            stem = normalise_key(entry.stem)
-            if stem == key:
-                rank = _suffix_rank("")
-            elif stem.startswith(key + "_"):
-                rank = _suffix_rank(stem[len(key) + 1 :])
-            else:
-                continue
-            if rank is not None:
-                ranked.append((rank, entry.name, entry))
-        ranked.sort()
-        return [PurePath(entry.name) for _, _, entry in ranked]
+        stamp = (info.st_dev, info.st_ino, info.st_mtime_ns)
+        cached = self._listing
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            names = os.listdir(self.root)
+        except (OSError, ValueError) as exc:
+            raise DocumentError("cannot list the provider's root directory") from exc
+        index = _discovery_index(names)
+        settled = time.time_ns() - info.st_mtime_ns > _SETTLED_NS
+        self._listing = (stamp, index) if settled else None
+        return index
 
     async def documents_for(self, doc_type: DocumentType) -> list[Document] | None:
         """The files for ``doc_type`` under the root, or ``None`` if there are none."""
@@ -170,7 +202,7 @@ class DirectoryProvider:
             rels = self._discover(doc_type)
         if not rels:
             return None
-        return await open_documents(self.root, rels)
+        return await open_documents(self.root, rels, self._opened)
 
 
 _EXTENSION_OF = {
@@ -216,7 +248,8 @@ class MemoryProvider:
         docs: list[Document] = []
         for number, item in enumerate(items, start=1):
             stem = base if len(items) == 1 else f"{base}_{number}"
-            docs.append(_memory_document(item, stem))
+            # Sniffed once here, not in each run's ``validate``: the documents are shared.
+            docs.append(_memory_document(item, stem)._presniffed())
         return docs or None
 
 

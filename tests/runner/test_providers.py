@@ -3,6 +3,8 @@ callable providers."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from kycflow import (
     FileProvider,
     MemoryProvider,
     WizardRunner,
+    _confined,
 )
 from kycflow.providers import normalise_key
 
@@ -187,3 +190,105 @@ async def test_callable_provider() -> None:
 
     with pytest.raises(DocumentError):
         await CallableProvider(wrong).documents_for(PASSPORT)
+
+
+async def test_discovery_sees_files_added_and_removed_after_a_listing(root: Path) -> None:
+    # The listing is cached against the root's mtime; a fresh directory is listed every time.
+    provider = DirectoryProvider(root)
+    assert await provider.documents_for(SELFIE) is None
+    (root / "selfie.jpg").write_bytes(JPEG)
+    assert _names(await provider.documents_for(SELFIE)) == ["selfie.jpg"]
+    (root / "selfie.jpg").unlink()
+    assert await provider.documents_for(SELFIE) is None
+
+
+async def test_discovery_cache_is_revalidated_by_the_root_mtime(root: Path) -> None:
+    provider = DirectoryProvider(root)
+    old = time.time() - 3600
+    os.utime(root, (old, old))  # a settled directory: its listing is cached
+    assert _names(await provider.documents_for(PASSPORT)) == ["passport.jpg"]
+    assert provider._listing is not None
+    (root / "passport_back.jpg").write_bytes(JPEG)  # moves the mtime: listed again
+    assert _names(await provider.documents_for(PASSPORT)) == ["passport.jpg", "passport_back.jpg"]
+
+
+@pytest.fixture
+def settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files written by a test are not "settled" for a second: trust them at once.
+    monkeypatch.setattr(_confined, "_SETTLED_NS", -1)
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(path: str, flags: int, *args: object, **kwargs: object) -> int:
+        opened.append(str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_confined.os, "open", counting_open)
+    return opened
+
+
+@pytest.mark.usefixtures("settle_at_once")
+async def test_an_unchanged_file_is_served_from_the_provider_cache(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = DirectoryProvider(root, mapping={2: "passport.jpg"})
+    first = await provider.documents_for(PASSPORT)
+    opened = _count_opens(monkeypatch)
+    second = await provider.documents_for(PASSPORT)
+    assert first is not None
+    assert second is not None
+    assert second[0] is first[0]  # the same bytes, sniffed once
+    assert opened == []
+    assert await first[0].validate() is first[0]
+
+
+@pytest.mark.usefixtures("settle_at_once")
+async def test_a_changed_file_is_read_again(root: Path) -> None:
+    provider = DirectoryProvider(root, mapping={2: "passport.jpg"})
+    assert (await provider.documents_for(PASSPORT) or [None])[0].data == JPEG  # type: ignore[union-attr]
+    (root / "passport.jpg").write_bytes(JPEG + b"more")
+    again = await provider.documents_for(PASSPORT)
+    assert again is not None
+    assert again[0].data == JPEG + b"more"
+
+
+@pytest.mark.usefixtures("settle_at_once")
+async def test_a_cached_file_swapped_for_a_symlink_out_of_the_root_is_refused(
+    root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(JPEG + b"secret")
+    provider = DirectoryProvider(root, mapping={2: "passport.jpg"})
+    assert await provider.documents_for(PASSPORT) is not None
+    (root / "passport.jpg").unlink()
+    (root / "passport.jpg").symlink_to(outside)
+    with pytest.raises(DocumentError, match="escapes"):
+        await provider.documents_for(PASSPORT)
+
+
+async def test_a_file_changed_within_the_last_second_is_not_cached(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = DirectoryProvider(root, mapping={2: "passport.jpg"})
+    first = await provider.documents_for(PASSPORT)
+    opened = _count_opens(monkeypatch)
+    second = await provider.documents_for(PASSPORT)
+    assert first is not None
+    assert second is not None
+    assert second[0] is not first[0]
+    assert opened  # opened again, confined
+
+
+async def test_memory_documents_are_sniffed_once() -> None:
+    provider = MemoryProvider({2: ("passport.jpg", JPEG)})
+    docs = await provider.documents_for(PASSPORT)
+    assert docs is not None
+    assert docs[0].validated
+    assert await docs[0].validate() is docs[0]
+    mismatch = await MemoryProvider({2: ("passport.png", JPEG)}).documents_for(PASSPORT)
+    assert mismatch is not None
+    with pytest.raises(DocumentError, match="claims image/png"):
+        await mismatch[0].validate()

@@ -181,9 +181,38 @@ def _part_head(field: str, filename: str, content_type: str) -> bytes:
     return (lines + "\r\n").encode("utf-8")
 
 
+class _InlinePayload(Payload):
+    """A small in-memory document as one ready-made multipart body, joined only when it is
+    written: a request still waiting for a connection holds the document's (shared) bytes,
+    not a copy of them."""
+
+    _autoclose = True  # nothing to close
+
+    def __init__(self, head: bytes, data: bytes, tail: bytes, content_type: str) -> None:
+        super().__init__(data, content_type=content_type)
+        self._head = head
+        self._tail = tail
+        self._size = len(head) + len(data) + len(tail)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a document body is binary")
+
+    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return b"".join((self._head, self._value, self._tail))
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await writer.write(b"".join((self._head, self._value, self._tail)))
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        body = b"".join((self._head, self._value, self._tail))
+        await writer.write(body if content_length is None else body[:content_length])
+
+
 class _InlineBody:
-    """A small in-memory document as one ready-made multipart body: one buffer, one write,
-    and none of the multipart writer's per-part objects."""
+    """A small in-memory document as one multipart body: one buffer, one write, and none of
+    the multipart writer's per-part objects."""
 
     __slots__ = ("_payload",)
 
@@ -191,10 +220,14 @@ class _InlineBody:
         boundary = os.urandom(16).hex()
         marker = boundary.encode("ascii")
         head = _part_head(field, document.name, document.content_type or _OCTET_STREAM)
-        body = b"".join((b"--", marker, b"\r\n", head, data, b"\r\n--", marker, b"--\r\n"))
-        self._payload = BytesPayload(body, content_type=f"multipart/form-data; boundary={boundary}")
+        self._payload = _InlinePayload(
+            b"".join((b"--", marker, b"\r\n", head)),
+            data,
+            b"".join((b"\r\n--", marker, b"--\r\n")),
+            f"multipart/form-data; boundary={boundary}",
+        )
 
-    async def __aenter__(self) -> BytesPayload:
+    async def __aenter__(self) -> Payload:
         return self._payload
 
     async def __aexit__(self, *exc_info: object) -> None:
