@@ -215,6 +215,16 @@ def machine_note() -> str:
 # ---- the sandbox process entry point ----------------------------------------------------------
 
 
+def carries_document_types(step: Any) -> bool:
+    """Whether a raw wizard envelope names the next page's Document Type objects. The sandbox's
+    default reading (the reference's) answers a submit with an echo of the submitted types, and
+    a raw flow then reads the next page with ``GET /v2/my/verifications/wizard``, as the runner
+    does."""
+    data = step.get("data")
+    types = data.get("types") if isinstance(data, dict) else None
+    return isinstance(types, list) and any(isinstance(t, dict) for t in types)
+
+
 def _serve(argv: Sequence[str]) -> None:
     from kycflow.testing import Faults
     from kycflow.testing.serve import serve
