@@ -15,7 +15,8 @@ Every mode makes exactly the same HTTP calls per flow against the same sandbox (
 so the client's CPU time is its own): ``GET /v2/my/verifications/wizard``, then per step one
 multipart ``POST /v2/my/files`` and one ``POST /v2/my/verifications``, and after each submit
 answered with the reference's echo (the sandbox's default reading) a ``GET`` of the next page
-(the default scenario: 3 steps, 9 requests a flow). Rounds rotate which mode goes first; every round uses fresh users.
+(the default scenario: 3 steps, 9 requests a flow). Rounds rotate which mode goes first; every
+round uses fresh users.
 The sandbox's request counters confirm the modes made the same requests. Ratios are taken per
 round, then their median is quoted.
 
