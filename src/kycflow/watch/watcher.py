@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
+from .. import _telemetry as telemetry
 from .._constants import (
     WATCH_CONCURRENCY,
     WATCH_MAX_RPS,
@@ -290,9 +291,11 @@ class LevelWatcher:
                 entries = await self._read(user)
             finally:
                 self._slots.release()  # delivery may wait on a consumer: it holds no slot
+            telemetry.record_poll("ok")
             done = await self._deliver_new(user, entries)
         except (APIError, CursorStoreError) as exc:
             user.busy = False
+            telemetry.record_poll("failed")
             await self._failed(user, exc)
             return
         except Exception as exc:  # a callback's bug must not stop the other users' watch
@@ -353,6 +356,8 @@ class LevelWatcher:
                 user.key, entry, entry.previous_level, entry.current_level, awaited
             )
             await self._deliver(event)
+            level = entry.current_level
+            telemetry.record_grant(level.name or level.id if level is not None else None)
             cursor = advance(cursor, entry)
             user.cursor = cursor
             await self._store.save(user.key, cursor)
