@@ -9,6 +9,7 @@ needs it (aiohttp, the JSON encoder) and print ``[redacted]`` everywhere else.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -183,9 +184,11 @@ def scrub_text(text: str, forms: list[str]) -> str:
 
     A text cut short (ending in ``...``) that ends in the start of a secret loses that start.
     """
-    for form in forms:
-        if form in text:
-            text = text.replace(form, REDACTED)
+    present = [form for form in forms if form in text]
+    if present:
+        # One pass (longest first): a short secret never matches inside a ``[redacted]`` that
+        # an earlier replacement wrote.
+        text = re.sub("|".join(map(re.escape, present)), REDACTED, text)
     if text.endswith("..."):
         head = text[:-3]
         for form in forms:

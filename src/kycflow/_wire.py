@@ -285,6 +285,8 @@ def check_not_error(
     result."""
     if not isinstance(payload, dict):
         return
+    if is_wizard_envelope(payload) and ("data" in payload or "uuid" in payload):
+        return  # an envelope's ``error`` is a refusal's reason (the step asked again), not a no
     error = payload.get("error")
     errors = payload.get("errors")
     if (error is None or error is False or error == "") and not (

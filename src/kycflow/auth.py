@@ -402,9 +402,11 @@ async def sign_in(
         sign_in=True,
     )
     for _ in range(_MAX_SIGNIN_STEPS):
-        code, data, done, reply_uuid = _envelope(reply, path)
+        code, data, _done, reply_uuid = _envelope(reply, path)
         uuid = reply_uuid or uuid
-        if code == 202 or done:
+        # Only code 202 ends a wizard (NOTES.md); ``done`` on a 200 means the step succeeded
+        # (the password was right) and a second factor follows. A 200 carrying tokens ends it too.
+        if code == 202 or (isinstance(data, dict) and "accessToken" in data):
             try:
                 pair = _tokens_from_reply(reply, path)
             finally:

@@ -57,9 +57,31 @@ async def test_a_2xx_error_object_is_a_protocol_error(
         await client.wizard.start()
     assert "not allowed" in str(info.value)
     with pytest.raises(e.ProtocolError):
-        await client.wizard.submit("wiz-1", 2, ["u/a.jpg"])
-    with pytest.raises(e.ProtocolError):
         await client.verifications.list()
+    # A submit answered so says nothing of the wizard (NOTES.md: read it to learn whether the
+    # step was committed): an unknown outcome, its cause the protocol error with the server's words.
+    with pytest.raises(e.OutcomeUnknownError) as unknown:
+        await client.wizard.submit("wiz-1", 2, ["u/a.jpg"])
+    assert isinstance(unknown.value.cause, e.ProtocolError)
+    assert "not allowed" in str(unknown.value)
+    assert len(server.requests_to("POST", SUBMIT)) == 1  # never resent by the transport
+
+
+async def test_an_envelope_whose_error_field_is_a_refusal_reason_is_a_step(
+    server: FakeServer, client: kycflow.Client
+) -> None:
+    page = {
+        "code": 200,
+        "done": False,
+        "uuid": "wiz-1",
+        "workflow": "w",
+        "data": {"types": [{"id": 2, "description": "Passport", "enabled": True}]},
+        "error": {"message": "face not visible"},
+    }
+    server.route("POST", SUBMIT, reply(page))
+    step = await client.wizard.submit("wiz-1", 2, ["u/a.jpg"])
+    assert [t.id for t in step.types] == [2]
+    assert step.reason() == "face not visible"
 
 
 async def test_a_history_page_without_data_is_a_protocol_error(
@@ -223,3 +245,29 @@ async def test_a_factor_choice_acknowledged_without_naming_it(
         "type": "google",
     }
     assert server.requests_to("POST", "/v2/my/2fa/google")[0].json()["code"] == "000111"
+
+
+@pytest.mark.parametrize("final", [202, 200])
+async def test_sign_in_done_true_on_a_200_asks_for_the_second_factor(
+    server: FakeServer, client: kycflow.Client, final: int
+) -> None:
+    # ``done`` on the password step means "that step succeeded"; only 202 (or tokens) ends it.
+    server.route("GET", "/v2/my/signin/wizard", reply(envelope(200, None, uuid="sig-1")))
+    server.route(
+        "POST",
+        "/v2/my/signin",
+        reply(envelope(200, {"type": "google"}, done=True, uuid="sig-1")),
+    )
+    server.route(
+        "POST", "/v2/my/2fa/google", reply(envelope(final, token_data("a-2", "r-2"), done=True))
+    )
+    asked: list[str] = []
+
+    async def code(kind: str) -> str:
+        asked.append(kind)
+        return "123456"
+
+    auth = await client.sign_in("a@x.test", "pw", second_factor=code)
+    assert asked == ["google"]
+    assert auth.tokens.access_token.token.get_secret_value() == "a-2"
+    assert len(server.requests_to("POST", "/v2/my/2fa/google")) == 1

@@ -69,7 +69,18 @@ class Wizard:
             json=body,
             policy=RetryPolicy.NO_RESEND,
         )
-        check_not_error(payload, body=response.body, method="POST", path=SUBMIT_PATH)
+        try:
+            check_not_error(payload, body=response.body, method="POST", path=SUBMIT_PATH)
+        except ProtocolError as refused:
+            # A 2xx error object says no, yet nothing of the wizard: whether the step was
+            # committed is learnt by reading it (the runner reconciles); the server's words stay.
+            raise OutcomeUnknownError(
+                f"POST {SUBMIT_PATH}: {refused.message}; read the wizard to learn whether the "
+                "step was committed",
+                cause=refused,
+                method="POST",
+                path=SUBMIT_PATH,
+            ) from refused
         if not is_wizard_envelope(payload):
             # 202 "processing will start later", 204, or some other body: says nothing.
             what = "an empty" if payload is None else "a non-envelope"
