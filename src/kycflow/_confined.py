@@ -289,9 +289,9 @@ async def open_documents(
     them unchanged, those (no hop)."""
     base = os.fspath(root)
     if cache is not None:
-        found = [cache.lookup(base, rel) for rel in items]
-        if all(doc is not None for doc in found):
-            return found  # type: ignore[return-value]  # no None left
+        found = [doc for rel in items if (doc := cache.lookup(base, rel)) is not None]
+        if len(found) == len(items):
+            return found
     loop = asyncio.get_running_loop()
     # ``run_in_executor`` rather than ``to_thread``: no context copied, nothing to log there.
     return await loop.run_in_executor(None, _open_all, base, items, cache)

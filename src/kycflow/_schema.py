@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from pydantic import ConfigDict, with_config
 
@@ -324,7 +324,7 @@ def page_dict(page: VerificationPage) -> VerificationPageDict:
         "schema_version": JSON_SCHEMA_VERSION,
         "kind": "verification_page",
         "total": page.total,
-        "data": [v.model_dump(mode="json") for v in page.data],  # type: ignore[misc]
+        "data": [cast("VerificationDict", v.model_dump(mode="json")) for v in page.data],
     }
 
 

@@ -32,6 +32,7 @@ from kycflow.errors import (
     ServerError,
 )
 from kycflow.events import Retrying, StepSubmitted, WizardEvent
+from kycflow.models import WizardStep
 
 
 def _committed_once(server: FakeServer, steps: int = 3) -> None:
@@ -89,15 +90,15 @@ async def test_a_first_submit_answered_409_is_reconciled_by_reading() -> None:
             self.files = server.client().files
             self.inner = server.client().wizard
 
-        async def start(self):  # type: ignore[no-untyped-def]
+        async def start(self) -> WizardStep:
             return await self.inner.start()
 
-        async def submit(self, uuid: str, type_id: int, files: list[str]):  # type: ignore[no-untyped-def]
+        async def submit(self, uuid: str, type_id: int, files: list[str]) -> WizardStep:
             if not user.committed:
                 await self.inner.submit(uuid, type_id, files)  # the other tab's commit
             return await self.inner.submit(uuid, type_id, files)
 
-    result = await WizardRunner(OtherTab(), ALL_DOCS, on_event=events.append).run()  # type: ignore[arg-type]
+    result = await WizardRunner(OtherTab(), ALL_DOCS, on_event=events.append).run()
     assert result.succeeded
     assert len(user.duplicates) == 1  # the refused repeat: one commit kept
     assert result.steps[0].reconciled
@@ -126,14 +127,14 @@ async def test_a_persistent_conflict_on_an_unchanged_step_is_raised() -> None:
             self.files = server.client().files
             self.wizard = self
 
-        async def start(self):  # type: ignore[no-untyped-def]
+        async def start(self) -> WizardStep:
             return await server.client().wizard.start()
 
-        async def submit(self, uuid: str, type_id: int, files: list[str]):  # type: ignore[no-untyped-def]
+        async def submit(self, uuid: str, type_id: int, files: list[str]) -> WizardStep:
             raise ConflictError("locked", status=409)
 
     with pytest.raises(ConflictError):
-        await WizardRunner(Conflicted(), ALL_DOCS, max_submit_attempts=2).run()  # type: ignore[arg-type]
+        await WizardRunner(Conflicted(), ALL_DOCS, max_submit_attempts=2).run()
 
 
 async def test_settle_delays_grow_per_attempt_and_the_deadline_ends_the_run(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from .._version import __version__
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(handler, args)
 
 
-def _run(handler: object, args: argparse.Namespace) -> int:
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     from ._errors import Interrupted, report_error
     from ._logs import configure_cli_logging
     from ._secrets import secrets
@@ -105,7 +105,7 @@ def _run(handler: object, args: argparse.Namespace) -> int:
     configure_cli_logging(verbose)
     try:
         with sigterm_as_interrupt():
-            code: int = handler(args)  # type: ignore[operator]
+            code = handler(args)
         return code
     except KeyboardInterrupt:
         interrupted = Interrupted()

@@ -8,6 +8,7 @@ part of this class and use its internal state.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import secrets
 import time
@@ -288,7 +289,7 @@ class Sandbox:
         """Decide the user's pending review now (``"grant"`` or ``"refuse"`` with a reason);
         KeyError when none is pending."""
         found = self.user(user)
-        grant = lambda at: self._grant_next_level(found, at)  # noqa: E731
+        grant = functools.partial(self._grant_next_level, found)
         return self.reviews.decide(found.email, decision, reason, time.time(), grant)
 
     def pending_reviews(self) -> list[PendingReview]:
