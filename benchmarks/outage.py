@@ -33,7 +33,7 @@ from importlib import resources
 import structlog
 
 import kycflow
-from kycflow.flow_control import RetryBudget
+from kycflow._http.flow_control import RetryBudget
 from kycflow.testing import Faults, Sandbox, Scenario
 
 TRANSIENT = (

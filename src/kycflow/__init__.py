@@ -18,13 +18,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from . import events
-    from ._document_models import ClientDocument, DocumentPage
-    from ._levels import PollPolicy
     from ._logging import configure_logging, redact_processor
     from ._telemetry import configure_telemetry
     from .auth import Auth, BearerToken, Requester, SessionAuth, sign_in
     from .batch import BatchJob, BatchProgress, BatchResult, run_many
-    from .checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
     from .client import Client, RequestOptions, UploadConfig
     from .documents import Document
     from .errors import (
@@ -61,17 +58,9 @@ if TYPE_CHECKING:
         WizardStalledError,
         WizardStepLimitError,
     )
-    from .events import (
-        Completed,
-        Failed,
-        FileUploaded,
-        Retrying,
-        StepRefused,
-        StepStarted,
-        StepSubmitted,
-        WizardEvent,
-    )
     from .models import (
+        ClientDocument,
+        DocumentPage,
         DocumentType,
         Level,
         Reason,
@@ -81,10 +70,22 @@ if TYPE_CHECKING:
         VerificationPage,
         WizardStep,
     )
-    from .providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
-    from .resources._level_wait import WaitProgress
-    from .runner import StepResult, TypePolicy, WizardResult, WizardRunner
+    from .resources.level_wait import WaitProgress
+    from .resources.levels import PollPolicy
     from .watch import LevelGranted, LevelWatcher
+    from .wizard.checkpoint import Checkpoint, CheckpointStore, MemoryCheckpointStore
+    from .wizard.events import (
+        Completed,
+        Failed,
+        FileUploaded,
+        Retrying,
+        StepRefused,
+        StepStarted,
+        StepSubmitted,
+        WizardEvent,
+    )
+    from .wizard.providers import CallableProvider, DirectoryProvider, FileProvider, MemoryProvider
+    from .wizard.runner import StepResult, TypePolicy, WizardResult, WizardRunner
 
 # Public name -> the module that defines it (relative to this package).
 _EXPORTS: dict[str, str] = {
@@ -101,66 +102,66 @@ _EXPORTS: dict[str, str] = {
     "BatchProgress": ".batch",
     "BatchResult": ".batch",
     "BearerToken": ".auth",
-    "CallableProvider": ".providers",
-    "Checkpoint": ".checkpoint",
+    "CallableProvider": ".wizard.providers",
+    "Checkpoint": ".wizard.checkpoint",
     "CheckpointError": ".errors",
-    "CheckpointStore": ".checkpoint",
+    "CheckpointStore": ".wizard.checkpoint",
     "Client": ".client",
-    "ClientDocument": "._document_models",
-    "Completed": ".events",
+    "ClientDocument": ".models",
+    "Completed": ".wizard.events",
     "ConfigurationError": ".errors",
     "ConflictError": ".errors",
     "CursorStoreError": ".errors",
-    "DirectoryProvider": ".providers",
+    "DirectoryProvider": ".wizard.providers",
     "Document": ".documents",
     "DocumentError": ".errors",
-    "DocumentPage": "._document_models",
+    "DocumentPage": ".models",
     "DocumentType": ".models",
-    "Failed": ".events",
-    "FileProvider": ".providers",
-    "FileUploaded": ".events",
+    "Failed": ".wizard.events",
+    "FileProvider": ".wizard.providers",
+    "FileUploaded": ".wizard.events",
     "KycflowError": ".errors",
     "LeaseLostError": ".errors",
     "Level": ".models",
     "LevelGranted": ".watch",
     "LevelTimeoutError": ".errors",
     "LevelWatcher": ".watch",
-    "MemoryCheckpointStore": ".checkpoint",
-    "MemoryProvider": ".providers",
+    "MemoryCheckpointStore": ".wizard.checkpoint",
+    "MemoryProvider": ".wizard.providers",
     "MissingDocumentError": ".errors",
     "NotFoundError": ".errors",
     "OutcomeUnknownError": ".errors",
     "PermissionDeniedError": ".errors",
-    "PollPolicy": "._levels",
+    "PollPolicy": ".resources.levels",
     "ProtocolError": ".errors",
     "RateLimitError": ".errors",
     "Reason": ".models",
     "RedirectRefusedError": ".errors",
     "RequestOptions": ".client",
     "Requester": ".auth",
-    "Retrying": ".events",
+    "Retrying": ".wizard.events",
     "RunInProgressError": ".errors",
     "ServerError": ".errors",
     "SessionAuth": ".auth",
-    "StepRefused": ".events",
+    "StepRefused": ".wizard.events",
     "StepRefusedError": ".errors",
-    "StepResult": ".runner",
-    "StepStarted": ".events",
-    "StepSubmitted": ".events",
+    "StepResult": ".wizard.runner",
+    "StepStarted": ".wizard.events",
+    "StepSubmitted": ".wizard.events",
     "Token": ".models",
     "TokenPair": ".models",
-    "TypePolicy": ".runner",
+    "TypePolicy": ".wizard.runner",
     "UnknownLevelError": ".errors",
     "UnsupportedWizardError": ".errors",
     "UploadConfig": ".client",
     "Verification": ".models",
     "VerificationPage": ".models",
-    "WaitProgress": ".resources._level_wait",
+    "WaitProgress": ".resources.level_wait",
     "WizardDeadlineError": ".errors",
     "WizardError": ".errors",
-    "WizardEvent": ".events",
-    "WizardResult": ".runner",
-    "WizardRunner": ".runner",
+    "WizardEvent": ".wizard.events",
+    "WizardResult": ".wizard.runner",
+    "WizardRunner": ".wizard.runner",
     "WizardStalledError": ".errors",
     "WizardStep": ".models",
     "WizardStepLimitError": ".errors",

@@ -34,11 +34,11 @@ from structlog.contextvars import bound_contextvars
 from ._logging import get_logger
 from ._schema import JobResultDict, job_result_dict
 from .auth import Auth, BearerToken
-from .checkpoint import CheckpointStore
 from .errors import ConfigurationError, DocumentError
-from .events import WizardEvent
-from .providers import DirectoryProvider, FileProvider
-from .runner import WizardClient, WizardResult, WizardRunner
+from .wizard.checkpoint import CheckpointStore
+from .wizard.events import WizardEvent
+from .wizard.providers import DirectoryProvider, FileProvider
+from .wizard.runner import WizardClient, WizardResult, WizardRunner
 
 __all__ = [
     "DEFAULT_BATCH_CONCURRENCY",

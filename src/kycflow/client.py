@@ -30,7 +30,11 @@ from ._constants import (
     UPLOAD_FIELD,
     UPLOAD_PATH,
 )
-from ._wire import decode_json, upload_path_from_payload
+from ._http.coordination import RequestCoordinator
+from ._http.flow_control import RetryBudget
+from ._http.retry import RetryPolicy
+from ._http.transport import BodyFactory, CallOptions, Response, Transport, make_timeout
+from ._http.wire import decode_json, upload_path_from_payload
 from .auth import (
     Auth,
     FactorChoiceCallback,
@@ -40,15 +44,11 @@ from .auth import (
     SessionAuth,
     sign_in,
 )
-from .coordination import RequestCoordinator
 from .errors import ConfigurationError
-from .flow_control import RetryBudget
 from .resources.documents import Documents
 from .resources.files import Files
 from .resources.verifications import Verifications
 from .resources.wizard import Wizard
-from .retry import RetryPolicy
-from .transport import BodyFactory, CallOptions, Response, Transport, make_timeout
 
 __all__ = ["Client", "RequestOptions", "UploadConfig"]
 

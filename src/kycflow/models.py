@@ -19,6 +19,8 @@ from pydantic import (
 
 __all__ = [
     "KNOWN_SDKS",
+    "ClientDocument",
+    "DocumentPage",
     "DocumentType",
     "Level",
     "Reason",
@@ -241,3 +243,52 @@ class TokenPair(_Model):
 
     access_token: Token = Field(alias="accessToken")
     refresh_token: Token | None = Field(default=None, alias="refreshToken")
+
+
+# The client's documents (``/v2/my/documents``): the vendor documents only ``file`` and
+# ``typeID``, so every other field is optional and unknown fields are kept (``model_extra``).
+class ClientDocument(_Model):
+    """A document stored for the current client (not a local file: see ``kycflow.Document``)."""
+
+    id: int
+    file: str | None = Field(default=None, validation_alias=AliasChoices("file", "path"))
+    type_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("typeID", "typeId", "type_id", "type"),
+        serialization_alias="typeID",
+    )
+    status: str | None = None
+    create_time: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("createTime", "createdAt", "create_time")
+    )
+
+    @field_validator("type_id", mode="before")
+    @classmethod
+    def _type_as_id(cls, value: Any) -> Any:
+        # A type may come as its id, a numeric string, or the Document Type object.
+        if isinstance(value, dict):
+            return value.get("id")
+        return value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_as_str(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = value.get("name", value.get("id"))
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("create_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+class DocumentPage(_Model):
+    """A page of the client's documents: ``total`` across pages, ``data`` on this one."""
+
+    total: int = 0
+    data: list[ClientDocument] = Field(default_factory=list)

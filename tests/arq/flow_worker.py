@@ -13,8 +13,8 @@ import sys
 
 import redis.asyncio
 
+from kycflow._http.transport import CallOptions, Transport, make_timeout
 from kycflow.integrations.redis_coordination import RedisCoordinator
-from kycflow.transport import CallOptions, Transport, make_timeout
 
 
 async def main(redis_url: str, base: str, n: int, rate: str) -> None:

@@ -8,8 +8,8 @@ import pytest
 import redis.asyncio
 
 from kycflow import Checkpoint, CheckpointError, CheckpointStore, ConfigurationError
-from kycflow.checkpoint import CompletedStep, StepInProgress, UploadedFile
 from kycflow.integrations.arq import RedisCheckpointStore
+from kycflow.wizard.checkpoint import CompletedStep, StepInProgress, UploadedFile
 
 pytestmark = pytest.mark.redis
 

@@ -11,10 +11,10 @@ import pytest
 import redis.asyncio
 
 import kycflow
-from kycflow.events import StepStarted
 from kycflow.integrations.arq import RedisCheckpointStore
-from kycflow.leases import hold_lease
 from kycflow.testing import Faults, Sandbox
+from kycflow.wizard.events import StepStarted
+from kycflow.wizard.leases import hold_lease
 
 pytestmark = pytest.mark.redis
 

@@ -19,8 +19,8 @@ from aiohttp import web
 from arqkit import read_line, stop_process, worker_env
 
 import kycflow
+from kycflow._http.transport import CallOptions, Transport, make_timeout
 from kycflow.integrations.redis_coordination import RedisCoordinator
-from kycflow.transport import CallOptions, Transport, make_timeout
 
 pytestmark = pytest.mark.redis
 

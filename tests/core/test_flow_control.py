@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kycflow.coordination import LocalCoordinator, RequestCoordinator
+from kycflow._http.coordination import LocalCoordinator, RequestCoordinator
+from kycflow._http.flow_control import PauseGate, RateGate, RetryBudget
 from kycflow.errors import ConfigurationError
-from kycflow.flow_control import PauseGate, RateGate, RetryBudget
 
 
 def test_retries_draw_from_the_budget_until_it_is_empty() -> None:

@@ -45,7 +45,7 @@ def test_the_whole_public_face_imports_no_cli_sandbox_arq_or_redis() -> None:
     # rich may come with structlog (its dev renderer imports it when installed): not ours.
     modules = _modules_after("from kycflow import *\nkycflow = __import__('kycflow')")
     assert _loaded(modules, _HEAVY[:-1]) == []
-    assert "kycflow.runner" in modules
+    assert "kycflow.wizard.runner" in modules
     assert "kycflow.client" in modules
 
 
@@ -77,7 +77,7 @@ def test_every_export_resolves_and_dir_lists_it() -> None:
     for name in kycflow.__all__:
         assert getattr(kycflow, name) is not None
     assert set(kycflow.__all__) <= set(dir(kycflow))
-    assert kycflow.events is sys.modules["kycflow.events"]
+    assert kycflow.wizard.events is sys.modules["kycflow.wizard.events"]
     assert kycflow.Client.__module__ == "kycflow.client"
 
 

@@ -7,14 +7,14 @@ import pydoc
 import typing
 
 import kycflow
-from kycflow import events
+from kycflow.wizard import events
 
 
 def test_event_types_and_type_policy_are_exported() -> None:
     for name in events.__all__:
         assert getattr(kycflow, name) is getattr(events, name)
         assert name in kycflow.__all__
-    assert kycflow.TypePolicy is kycflow.runner.TypePolicy
+    assert kycflow.TypePolicy is kycflow.wizard.runner.TypePolicy
     assert "TypePolicy" in kycflow.__all__
     assert issubclass(kycflow.StepStarted, kycflow.WizardEvent)
 

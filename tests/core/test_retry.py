@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kycflow._constants import MAX_RETRY_AFTER
-from kycflow.errors import APIConnectionError
-from kycflow.retry import (
+from kycflow._http.retry import (
     Action,
     Failure,
     Outcome,
@@ -21,7 +20,8 @@ from kycflow.retry import (
     classify,
     parse_retry_after,
 )
-from kycflow.transport import _map_exception
+from kycflow._http.transport import _map_exception
+from kycflow.errors import APIConnectionError
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])

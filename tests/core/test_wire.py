@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kycflow import errors as e
-from kycflow._wire import (
+from kycflow._http.wire import (
     check_base_url,
     decode_json,
     error_from_response,

@@ -10,8 +10,8 @@ from types import ModuleType
 import pytest
 from aiohttp import web
 
-from kycflow.providers import normalise_key
 from kycflow.testing import Sandbox
+from kycflow.wizard.providers import normalise_key
 
 pytestmark = pytest.mark.browser
 

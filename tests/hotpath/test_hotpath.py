@@ -21,8 +21,8 @@ from structlog.testing import capture_logs
 
 import kycflow
 from kycflow._logging import get_logger, is_enabled
-from kycflow.checkpoint import step_signature
-from kycflow.events import WizardEvent
+from kycflow.wizard.checkpoint import step_signature
+from kycflow.wizard.events import WizardEvent
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n" + b"0" * 500

@@ -27,7 +27,7 @@ from reliakit import (
 )
 
 import kycflow
-from kycflow import _wire
+from kycflow._http import wire as _wire
 from kycflow.errors import APIStatusError, KycflowError, ProtocolError
 from kycflow.models import DocumentType, Verification, VerificationPage, WizardStep
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from kycflow._http.flow_control import RetryBudget
+from kycflow._http.retry import RetryPolicy
+from kycflow._http.transport import CallOptions, Transport, make_timeout
 from kycflow.errors import RateLimitError, ServerError
-from kycflow.flow_control import RetryBudget
-from kycflow.retry import RetryPolicy
-from kycflow.transport import CallOptions, Transport, make_timeout
 
 
 @dataclass

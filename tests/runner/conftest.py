@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import kycflow._run_state
+import kycflow.wizard.state
 
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
@@ -20,5 +20,5 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Runners built without ``sleep=`` wait on this fake clock: settle delays and backoffs are
     recorded, never slept."""
     fake = FakeClock()
-    monkeypatch.setattr(kycflow._run_state, "default_sleep", fake.sleep)
+    monkeypatch.setattr(kycflow.wizard.state, "default_sleep", fake.sleep)
     return fake

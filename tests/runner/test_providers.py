@@ -19,9 +19,9 @@ from kycflow import (
     FileProvider,
     MemoryProvider,
     WizardRunner,
-    _confined,
 )
-from kycflow.providers import normalise_key
+from kycflow.wizard import confined as _confined
+from kycflow.wizard.providers import normalise_key
 
 PASSPORT = DocumentType(id=2, description="Passport")
 ID_CARD = DocumentType(id=1, description="ID card")

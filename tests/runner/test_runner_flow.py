@@ -37,7 +37,7 @@ from kycflow import (
     WizardStep,
     WizardStepLimitError,
 )
-from kycflow.events import (
+from kycflow.wizard.events import (
     Completed,
     Failed,
     FileUploaded,
@@ -322,5 +322,5 @@ def test_public_exports() -> None:
     ):
         assert name in kycflow.__all__
         assert hasattr(kycflow, name)
-    assert kycflow.events.Retrying.name == "wizard.retrying"
+    assert kycflow.wizard.events.Retrying.name == "wizard.retrying"
     assert isinstance(ALL_DOCS, kycflow.FileProvider)

@@ -8,7 +8,7 @@ import pytest
 from runner_fakes import ALL_DOCS, FakeServer, UserState
 
 from kycflow import UnsupportedWizardError, WizardRunner, WizardStep
-from kycflow.events import Completed, WizardEvent
+from kycflow.wizard.events import Completed, WizardEvent
 
 
 class _Shaped:

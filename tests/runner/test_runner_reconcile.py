@@ -14,13 +14,6 @@ from kycflow import (
     WizardDeadlineError,
     WizardRunner,
 )
-from kycflow._run_retry import (
-    RETRY_BACKOFF_CAP,
-    SETTLE_DELAY_CAP,
-    full_jitter,
-    is_transient,
-    settle_delay,
-)
 from kycflow.errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,8 +24,15 @@ from kycflow.errors import (
     RateLimitError,
     ServerError,
 )
-from kycflow.events import Retrying, StepSubmitted, WizardEvent
 from kycflow.models import WizardStep
+from kycflow.wizard.events import Retrying, StepSubmitted, WizardEvent
+from kycflow.wizard.retrying import (
+    RETRY_BACKOFF_CAP,
+    SETTLE_DELAY_CAP,
+    full_jitter,
+    is_transient,
+    settle_delay,
+)
 
 
 def _committed_once(server: FakeServer, steps: int = 3) -> None:
@@ -243,7 +243,7 @@ async def test_a_checkpoint_of_0_1_0_with_a_submit_in_flight_is_not_taken_as_com
     import json
 
     from kycflow import Checkpoint
-    from kycflow.checkpoint import StepInProgress, step_signature
+    from kycflow.wizard.checkpoint import StepInProgress, step_signature
 
     server = FakeServer()
     user = server.user()

@@ -20,7 +20,7 @@ from kycflow import (
     WizardDeadlineError,
     WizardRunner,
 )
-from kycflow.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
+from kycflow.wizard.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
 
 
 def _all_committed_once(server: FakeServer, steps: int = 3) -> None:

@@ -16,7 +16,7 @@ if _HERE not in sys.path:
 
 from e2ekit import ASSETS, READINGS, Reading, copy_assets  # noqa: E402
 
-import kycflow._run_state  # noqa: E402
+import kycflow.wizard.state  # noqa: E402
 from kycflow.testing import Sandbox, Scenario  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Runners built without ``sleep=`` wait on this fake clock (the transport's own short
     retry waits stay real)."""
     fake = FakeClock()
-    monkeypatch.setattr(kycflow._run_state, "default_sleep", fake.sleep)
+    monkeypatch.setattr(kycflow.wizard.state, "default_sleep", fake.sleep)
     return fake
 
 

@@ -12,8 +12,8 @@ import pytest
 from e2ekit import ASSETS, Reading, assert_committed_once, copy_assets, make_client
 
 import kycflow
-from kycflow.events import Failed, FileUploaded, WizardEvent
 from kycflow.testing import DocType, Faults, LevelSpec, Quirks, Sandbox, Scenario, Step
+from kycflow.wizard.events import Failed, FileUploaded, WizardEvent
 
 
 async def test_three_step_flow_grants_the_next_level(

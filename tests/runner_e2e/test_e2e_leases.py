@@ -11,8 +11,8 @@ import pytest
 from e2ekit import assert_committed_once, copy_assets, make_client, submits
 
 import kycflow
-from kycflow.events import WizardEvent
 from kycflow.testing import Sandbox
+from kycflow.wizard.events import WizardEvent
 
 
 async def test_two_concurrent_runs_of_one_key_exactly_one_submits(
@@ -132,7 +132,7 @@ def test_bad_lease_settings_are_refused() -> None:
 
 
 async def test_a_store_without_leases_is_used_as_before() -> None:
-    from kycflow.leases import current_lease, hold_lease
+    from kycflow.wizard.leases import current_lease, hold_lease
 
     class PlainStore:  # a CheckpointStore of an older design: no lease method
         async def load(self, key: str) -> None:

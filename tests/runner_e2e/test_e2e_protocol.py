@@ -9,9 +9,9 @@ import pytest
 from e2ekit import ASSETS, Reading, copy_assets, make_client
 
 import kycflow
-from kycflow.events import FileUploaded, StepRefused, StepSubmitted, WizardEvent
 from kycflow.testing import DocType, LevelSpec, Quirks, Sandbox, Scenario, Step
 from kycflow.testing.scenario import ERROR_BODIES
+from kycflow.wizard.events import FileUploaded, StepRefused, StepSubmitted, WizardEvent
 
 LEVELS = (LevelSpec(1, "L0"), LevelSpec(2, "L1"))
 BLURRED = "the photo is blurred"

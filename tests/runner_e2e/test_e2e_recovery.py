@@ -19,8 +19,8 @@ from e2ekit import (
 )
 
 import kycflow
-from kycflow.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
 from kycflow.testing import Faults, Sandbox
+from kycflow.wizard.events import FileUploaded, Retrying, StepSubmitted, WizardEvent
 
 # A fault on the first submit: (kind, status, whether the server committed the step).
 AMBIGUOUS = [

@@ -155,8 +155,8 @@ async def test_echoed_secrets_are_scrubbed_from_the_error(
 
 
 def test_scrub_error_covers_escaped_and_cut_forms() -> None:
-    from kycflow._secrets import scrub_error
-    from kycflow._wire import error_from_response
+    from kycflow._http.secrets import scrub_error
+    from kycflow._http.wire import error_from_response
 
     body = json.dumps({"error": {"message": f"no {PASSWORD}"}, "echo": [PASSWORD] * 3}).encode()
     error = error_from_response(400, {}, body)
@@ -248,7 +248,7 @@ async def test_a_2xx_echo_of_the_access_token_reaches_no_result_or_error(api: Or
 
 
 def test_a_short_secret_is_scrubbed_without_garbling_the_marker() -> None:
-    from kycflow._secrets import REDACTED, _forms, scrub_text
+    from kycflow._http.secrets import REDACTED, _forms, scrub_text
 
     # "t" occurs in "[redacted]": replacing form by form would scrub the marker itself.
     text = scrub_text("document t is not allowed", _forms(["t", "document"]))

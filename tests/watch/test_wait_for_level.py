@@ -10,9 +10,9 @@ import pytest
 from watchkit import FakeClock, client_for, finish_wizard
 
 import kycflow
-from kycflow._levels import PollPolicy
 from kycflow.errors import LevelTimeoutError, UnknownLevelError
-from kycflow.resources._level_wait import WaitProgress, wait_for_level
+from kycflow.resources.level_wait import WaitProgress, wait_for_level
+from kycflow.resources.levels import PollPolicy
 from kycflow.testing import Faults, Review, Sandbox, Scenario
 
 FAST = PollPolicy(initial=0.05, factor=1.5, maximum=0.2, jitter=0.2)

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .._wire import is_loopback_host
+from .._http.wire import is_loopback_host
 from ._errors import UsageError
 
 __all__ = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..documents import Document
 from ..models import DocumentType
-from ..providers import FileProvider
+from ..wizard.providers import FileProvider
 from ._errors import UsageError
 
 __all__ = ["DescribingProvider", "parse_map"]

@@ -20,7 +20,7 @@ from .._schema import (
     wizard_result_dict,
 )
 from ..models import VerificationPage
-from ..runner import WizardResult
+from ..wizard.runner import WizardResult
 from ._errors import Interrupted, UsageError, describe_error, exit_code_for
 from ._secrets import secrets
 

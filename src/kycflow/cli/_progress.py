@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._schema import PartialRunDict, StepDict
-from ..events import (
+from ..wizard.events import (
     Completed,
     Failed,
     FileUploaded,

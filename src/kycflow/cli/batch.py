@@ -15,7 +15,7 @@ from .._schema import job_result_dict
 from ..batch import DEFAULT_BATCH_CONCURRENCY, BatchJob, BatchProgress, BatchResult, run_many
 from ..client import Client
 from ..errors import ConfigurationError
-from ..providers import DirectoryProvider
+from ..wizard.providers import DirectoryProvider
 from ._arguments import (
     Subparsers,
     add_common_arguments,

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from .._levels import PollPolicy
 from ..client import Client
-from ..providers import DirectoryProvider
-from ..runner import WizardRunner
+from ..resources.levels import PollPolicy
+from ..wizard.providers import DirectoryProvider
+from ..wizard.runner import WizardRunner
 from ._arguments import Subparsers, add_common_arguments
 from ._documents import DescribingProvider
 from ._errors import EXIT_OK

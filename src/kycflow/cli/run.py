@@ -7,9 +7,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from ..events import WizardEvent
-from ..providers import DirectoryProvider
-from ..runner import WizardResult, WizardRunner
+from ..wizard.events import WizardEvent
+from ..wizard.providers import DirectoryProvider
+from ..wizard.runner import WizardResult, WizardRunner
 from ._arguments import Subparsers, add_common_arguments
 from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
 from ._documents import DescribingProvider, parse_map

@@ -8,10 +8,10 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .._levels import LevelRef, PollPolicy
 from ..errors import LevelTimeoutError
 from ..models import Verification
-from ..resources._level_wait import WaitProgress
+from ..resources.level_wait import WaitProgress
+from ..resources.levels import LevelRef, PollPolicy
 from ._arguments import Subparsers, add_common_arguments
 from ._auth import AuthArgs, add_auth_arguments, authenticate, make_client, resolve_auth
 from ._errors import EXIT_OK, UsageError

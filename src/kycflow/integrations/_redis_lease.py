@@ -19,7 +19,7 @@ from typing import Any
 
 from .._logging import get_logger
 from ..errors import CheckpointError
-from ..leases import Lease, OnBusy, busy_error, check_on_busy
+from ..wizard.leases import Lease, OnBusy, busy_error, check_on_busy
 
 __all__ = ["FENCED_SET", "RedisLeases"]
 

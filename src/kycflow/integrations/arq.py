@@ -32,7 +32,6 @@ from structlog.contextvars import bound_contextvars
 from .._logging import get_logger
 from ..auth import Auth
 from ..batch import auth_from_spec, provider_from_spec, result_dict, spec_key
-from ..checkpoint import Checkpoint
 from ..client import Client
 from ..errors import (
     APIConnectionError,
@@ -46,9 +45,10 @@ from ..errors import (
     ServerError,
     WizardDeadlineError,
 )
-from ..leases import Lease, OnBusy, current_lease
-from ..providers import FileProvider
-from ..runner import WizardRunner
+from ..wizard.checkpoint import Checkpoint
+from ..wizard.leases import Lease, OnBusy, current_lease
+from ..wizard.providers import FileProvider
+from ..wizard.runner import WizardRunner
 from ._redis_lease import FENCED_SET, RedisLeases, lease_value
 from .redis_coordination import RedisCoordinator
 from .redis_events import DEFAULT_EVENTS_MAXLEN, RedisEventPublisher
@@ -172,7 +172,7 @@ class RedisCheckpointStore:
         )
 
     def lease(self, key: str, owner: str) -> AbstractAsyncContextManager[Lease]:
-        """Hold ``key`` for a run (see ``kycflow.leases``): a lock with expiry ``lease_ttl``
+        """Hold ``key`` for a run (see ``kycflow.wizard.leases``): a lock with expiry ``lease_ttl``
         and a fencing token, renewed while held. A second run gets ``RunInProgressError``
         (``on_busy="fail"``) or waits (``"wait"``, at most ``lease_wait`` seconds)."""
         return self.leases.lease(key, owner)

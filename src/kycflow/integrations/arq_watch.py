@@ -18,9 +18,9 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .._levels import PollPolicy
 from ..client import Client
 from ..errors import ConfigurationError
+from ..resources.levels import PollPolicy
 from ..watch.events import LevelGranted
 from ..watch.fleet import FleetWatcher
 from ..watch.registry import DEFAULT_PREFIX, AuthResolver, FleetRegistry, default_resolve_auth

@@ -13,7 +13,7 @@ it gave (the id a browser sends back as ``Last-Event-ID``, say).
     async for item in read_events(redis, "job-42", last_id=resume_from):
         print(item.id, item.data["event"])
 
-Events carry identifiers and counts only (see ``kycflow.events``): never a token or file
+Events carry identifiers and counts only (see ``kycflow.wizard.events``): never a token or file
 content. The redis client is the caller's (``redis.asyncio.Redis`` or arq's pool): it is never
 closed here, and ``redis`` is not imported by this module.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError, KycflowError
-from ..events import WizardEvent
+from ..wizard.events import WizardEvent
 
 __all__ = [
     "DEFAULT_EVENTS_MAXLEN",

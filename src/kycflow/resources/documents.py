@@ -6,9 +6,9 @@ import builtins
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
-from .._document_models import ClientDocument, DocumentPage
-from .._wire import filter_params, parse_model, path_segment
+from .._http.wire import filter_params, parse_model, path_segment
 from ..errors import ConfigurationError, NotFoundError, ProtocolError
+from ..models import ClientDocument, DocumentPage
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions

@@ -15,10 +15,10 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import AsyncIterablePayload, BytesPayload, Payload
 
+from .._http.transport import BodyFactory
 from .._logging import get_logger
 from ..documents import Document
 from ..errors import APIError, DocumentError, ProtocolError
-from ..transport import BodyFactory
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions

@@ -6,11 +6,11 @@ import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Unpack
 
-from .._levels import LevelRef, PollPolicy
-from .._wire import filter_params, page_from_payload, path_segment, verification_from_payload
+from .._http.wire import filter_params, page_from_payload, path_segment, verification_from_payload
 from ..errors import ConfigurationError
 from ..models import Level, Verification, VerificationPage
-from ._level_wait import WaitProgress, wait_for_level
+from .level_wait import WaitProgress, wait_for_level
+from .levels import LevelRef, PollPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack
 
-from .._wire import check_not_error, excerpt, is_wizard_envelope, wizard_step_from_payload
+from .._http.retry import RetryPolicy
+from .._http.wire import check_not_error, excerpt, is_wizard_envelope, wizard_step_from_payload
 from ..errors import ConfigurationError, OutcomeUnknownError, ProtocolError
 from ..models import WizardStep
-from ..retry import RetryPolicy
 
 if TYPE_CHECKING:
     from ..client import Client, RequestOptions

@@ -4,7 +4,7 @@ and fleets of workers sharing the users through Redis (``FleetRegistry``, ``Flee
 See docs/watch.md. (One user: ``client.verifications.wait_for_level``.)
 """
 
-from .._levels import Cursor, PollPolicy
+from ..resources.levels import Cursor, PollPolicy
 from .bucket import TokenBucket
 from .events import LevelGranted
 from .fleet import FleetWatcher

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from .._constants import LEVEL_HISTORY_PAGE, LEVEL_HISTORY_SCAN_PAGES
-from .._levels import Cursor, is_newest_first, new_entries
 from ..client import Client
 from ..models import Verification
+from ..resources.levels import Cursor, is_newest_first, new_entries
 
 __all__ = ["Done", "read_new"]
 

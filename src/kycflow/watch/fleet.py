@@ -26,7 +26,11 @@ from datetime import datetime
 from typing import Any
 
 from .._constants import WATCH_CONCURRENCY, WATCH_MAX_RPS
-from .._levels import (
+from .._logging import get_logger
+from ..auth import Auth
+from ..client import Client
+from ..errors import APIError, ConfigurationError
+from ..resources.levels import (
     Cursor,
     LevelMatcher,
     PollPolicy,
@@ -34,10 +38,6 @@ from .._levels import (
     is_transient,
     plan_delivery,
 )
-from .._logging import get_logger
-from ..auth import Auth
-from ..client import Client
-from ..errors import APIError, ConfigurationError
 from ._reading import read_new
 from .bucket import TokenBucket
 from .events import LevelGranted

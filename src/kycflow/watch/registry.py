@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .._levels import LevelMatcher, LevelRef
 from ..auth import Auth, BearerToken
 from ..errors import ConfigurationError, CursorStoreError
 from ..models import Level, Verification
+from ..resources.levels import LevelMatcher, LevelRef
 from .events import LevelGranted
 
 __all__ = [

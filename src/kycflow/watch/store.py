@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol, runtime_checkable
 
-from .._levels import Cursor
 from ..errors import CursorStoreError
+from ..resources.levels import Cursor
 
 __all__ = ["CursorStore", "MemoryCursorStore", "RedisCursorStore"]
 

@@ -28,7 +28,12 @@ from .._constants import (
     WATCH_POLL_MAX,
     WATCH_QUEUE_SIZE,
 )
-from .._levels import (
+from .._logging import get_logger
+from ..auth import Auth
+from ..client import Client
+from ..errors import APIError, ConfigurationError, CursorStoreError, KycflowError
+from ..models import Level, Verification
+from ..resources.levels import (
     Cursor,
     LevelMatcher,
     LevelRef,
@@ -37,11 +42,6 @@ from .._levels import (
     is_transient,
     plan_delivery,
 )
-from .._logging import get_logger
-from ..auth import Auth
-from ..client import Client
-from ..errors import APIError, ConfigurationError, CursorStoreError, KycflowError
-from ..models import Level, Verification
 from ._reading import Done, read_new
 from .bucket import TokenBucket
 from .events import LevelGranted

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from html import unescape
 from typing import Any
 
-from .errors import detail_text
+from ..errors import detail_text
 
 __all__ = ["error_fields", "errors_text", "text_message"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._logging import get_logger
-from .errors import (
+from .._logging import get_logger
+from ..errors import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._schema import WizardResultDict, wizard_result_dict
-from .documents import Document
+from .._schema import WizardResultDict, wizard_result_dict
+from ..documents import Document
+from ..models import DocumentType, WizardStep
 from .events import WizardEvent
-from .models import DocumentType, WizardStep
 
 __all__ = [
     "OUTCOME_COMPLETED",

@@ -15,9 +15,8 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from ._constants import ERROR_EXCERPT_CHARS
-from ._error_bodies import error_fields, text_message
-from .errors import (
+from .._constants import ERROR_EXCERPT_CHARS
+from ..errors import (
     APIStatusError,
     ConfigurationError,
     NotFoundError,
@@ -25,7 +24,8 @@ from .errors import (
     RateLimitError,
     status_error_class,
 )
-from .models import Verification, VerificationPage, WizardStep
+from ..models import Verification, VerificationPage, WizardStep
+from .error_bodies import error_fields, text_message
 from .retry import parse_retry_after
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 __all__ = ["read_body"]
 

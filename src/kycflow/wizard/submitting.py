@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ._run_retry import is_transient
-from ._uploads import UploadingRun
-from .checkpoint import StepInProgress, step_signature
-from .errors import (
+from ..errors import (
     APIConnectionError,
     BadRequestError,
     ConflictError,
     OutcomeUnknownError,
     ProtocolError,
 )
-from .models import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
+from ..models import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
+from .checkpoint import StepInProgress, step_signature
+from .retrying import is_transient
+from .uploads import UploadingRun
 
 __all__ = ["Relation", "SubmittingRun", "relation"]
 

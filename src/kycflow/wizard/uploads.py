@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from . import _telemetry as telemetry
-from ._run_state import RunState
+from .. import _telemetry as telemetry
+from ..documents import Document
+from ..errors import DocumentError, KycflowError
 from .checkpoint import StepInProgress, UploadedFile
-from .documents import Document
-from .errors import DocumentError, KycflowError
 from .events import FileUploaded
+from .state import RunState
 
 __all__ = ["UploadingRun"]
 

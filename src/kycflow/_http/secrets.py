@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ._wire import excerpt
-from .errors import APIStatusError, ProtocolError
+from ..errors import APIStatusError, ProtocolError
+from .wire import excerpt
 
 __all__ = [
     "REDACTED",

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import aiohttp
 
-from .errors import (
+from ..errors import (
     APIConnectError,
     APIConnectionError,
     APIError,

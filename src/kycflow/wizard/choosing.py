@@ -3,10 +3,8 @@ the steps no document can answer (a third-party SDK's wizard)."""
 
 from __future__ import annotations
 
-from ._submitting import SubmittingRun
-from .checkpoint import StepInProgress
-from .documents import Document
-from .errors import (
+from ..documents import Document
+from ..errors import (
     ConfigurationError,
     DocumentError,
     KycflowError,
@@ -14,7 +12,9 @@ from .errors import (
     StepRefusedError,
     UnsupportedWizardError,
 )
-from .models import DocumentType, WizardStep
+from ..models import DocumentType, WizardStep
+from .checkpoint import StepInProgress
+from .submitting import SubmittingRun
 
 __all__ = ["ChoosingRun"]
 

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from .._constants import LEVEL_HISTORY_PAGE, LEVEL_HISTORY_SCAN_PAGES
-from .._levels import (
+from ..errors import APIError, LevelTimeoutError
+from ..models import Level, Verification, VerificationPage
+from .levels import (
     LevelMatcher,
     LevelRef,
     PollPolicy,
@@ -19,8 +21,6 @@ from .._levels import (
     levels_in,
     newest_entry,
 )
-from ..errors import APIError, LevelTimeoutError
-from ..models import Level, Verification, VerificationPage
 
 __all__ = ["PageReader", "WaitProgress", "wait_for_level"]
 

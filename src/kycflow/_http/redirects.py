@@ -13,8 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ._wire import is_loopback_host
-from .errors import ProtocolError, RedirectRefusedError
+from ..errors import ProtocolError, RedirectRefusedError
+from .wire import is_loopback_host
 
 __all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "Hop", "follow_redirects", "redirect_target"]
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ._constants import (
+from .._constants import (
     LEVEL_POLL_FACTOR,
     LEVEL_POLL_INITIAL,
     LEVEL_POLL_JITTER,
     LEVEL_POLL_MAX,
 )
-from .errors import (
+from ..errors import (
     APIConnectionError,
     ConfigurationError,
     ProtocolError,
@@ -26,7 +26,7 @@ from .errors import (
     ServerError,
     UnknownLevelError,
 )
-from .models import Level, Verification
+from ..models import Level, Verification
 
 __all__ = [
     "Cursor",

@@ -9,13 +9,13 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from . import _telemetry as telemetry
-from ._constants import DEFAULT_RUN_DEADLINE
-from ._logging import get_logger, is_enabled
-from ._run_retry import full_jitter, is_transient, settle_delay
+from .. import _telemetry as telemetry
+from .._constants import DEFAULT_RUN_DEADLINE
+from .._logging import get_logger, is_enabled
+from ..errors import APIConnectError, RateLimitError, WizardDeadlineError
 from .checkpoint import Checkpoint, CheckpointStore
-from .errors import APIConnectError, RateLimitError, WizardDeadlineError
 from .events import Retrying, WizardEvent
+from .retrying import full_jitter, is_transient, settle_delay
 
 if TYPE_CHECKING:
     from .runner import WizardRunner

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from .errors import ConfigurationError
+from .._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from ..errors import ConfigurationError
 
 __all__ = ["capped_timeout", "make_timeout"]
 

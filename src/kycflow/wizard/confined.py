@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from .documents import Document, _file_chunks, content_type_from_name
-from .errors import DocumentError
+from ..documents import Document, _file_chunks, content_type_from_name
+from ..errors import DocumentError
 
 __all__ = ["SMALL_FILE_BYTES", "OpenedFiles", "open_documents"]
 

@@ -17,12 +17,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr, ValidationError
 
-from ._constants import TOKEN_REFRESH_MARGIN, USER_AGENT
-from ._logging import get_logger
-from ._refresh import RefreshRejected, SignedOut, refresh_reply, signed_out_error
-from ._secrets import Secret, SecretHeader
-from .errors import ConfigurationError, ProtocolError
-from .models import Token, TokenPair
+from .._constants import TOKEN_REFRESH_MARGIN, USER_AGENT
+from .._http.secrets import Secret, SecretHeader
+from .._logging import get_logger
+from ..errors import ConfigurationError, ProtocolError
+from ..models import Token, TokenPair
+from .refresh import RefreshRejected, SignedOut, refresh_reply, signed_out_error
 
 __all__ = [
     "Auth",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .errors import (
+from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITLSError,
