@@ -15,6 +15,7 @@ from ._http import API_PREFIX, Fail, json_body
 from ._render import history_entry, step_types
 from ._state import SandboxUser
 from .records import Duplicate, Submission
+from .scenario import DocType
 from .state import SandboxState
 
 __all__ = ["VerificationRoutes"]
@@ -166,24 +167,9 @@ class VerificationRoutes:
     async def submit(self, request: web.Request) -> web.StreamResponse:
         """``POST /verifications``: commit the current step (409 on a repeated submit)."""
         state = self.state
-        user = authenticate(self.state, request)
-        await inject(self.state, request, "submit", user)
-        body = await json_body(request)
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise Fail(400, "Bad Request", "data is required")
-        documents = data.get("documents")
-        procedure = data.get("uuid")
-        if not isinstance(procedure, str) or not procedure:
-            raise Fail(400, "Bad Request", "uuid is required")
-        if not isinstance(documents, dict):
-            raise Fail(400, "Bad Request", "documents is required")
-        type_id = documents.get("type")
-        files = documents.get("files")
-        if not isinstance(type_id, int) or isinstance(type_id, bool):
-            raise Fail(400, "Bad Request", "documents.type must be an integer")
-        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-            raise Fail(400, "Bad Request", "documents.files must be a list of strings")
+        user = authenticate(state, request)
+        await inject(state, request, "submit", user)
+        procedure, type_id, files = _parse_submit(await json_body(request))
         key = (procedure, type_id, tuple(sorted(files)))
         if key in user.committed:
             state.records.duplicate_log.append(
@@ -195,12 +181,32 @@ class VerificationRoutes:
         if user.procedure is None or procedure != user.procedure:
             raise Fail(400, "Bad Request", "uuid is not the open verification procedure")
         step = state.scenario.steps[user.step]
+        doc_type = self._asked_type(user, type_id, files)
+        if step.stall:
+            return self._submit_reply(self._step_envelope(user), type_id)
+        if doc_type.refuse is not None:
+            user.refused.add(type_id)
+            return self._submit_reply(self._step_envelope(user), type_id, doc_type.refuse)
+        user.refused.clear()
+        user.committed.add(key)
+        if self._commit(user, procedure, type_id, files):
+            return self._submit_reply(self._step_envelope(user), type_id)
+        final_done = state.scenario.quirks.final_done
+        return self._submit_reply(
+            _final_envelope(
+                procedure, state.scenario.final_workflow, done=final_done, types=[str(type_id)]
+            ),
+            type_id,
+        )
+
+    def _asked_type(self, user: SandboxUser, type_id: int, files: list[str]) -> DocType:
+        """The open step's document type ``type_id``, checked against ``files`` (else 400)."""
+        scenario = self.state.scenario
+        step = scenario.steps[user.step]
         if step.sdk:
             raise Fail(400, "Bad Request", f"this step is done in the {step.sdk}, not here")
         doc_type = step.type_by_id(type_id)
-        if doc_type is None or (
-            type_id in user.refused and state.scenario.quirks.refusal == "fewer"
-        ):
+        if doc_type is None or (type_id in user.refused and scenario.quirks.refusal == "fewer"):
             raise Fail(400, "Bad Request", f"document type {type_id} is not asked for")
         if not doc_type.enabled:
             raise Fail(400, "Bad Request", f"document type {type_id} is disabled")
@@ -214,13 +220,11 @@ class VerificationRoutes:
                 raise Fail(400, "Bad Request", "a file is not one of your uploads")
             if doc_type.content_types is not None and content_type not in doc_type.content_types:
                 raise Fail(400, "Bad Request", f"a file's type is not allowed for {type_id}")
-        if step.stall:
-            return self._submit_reply(self._step_envelope(user), type_id)
-        if doc_type.refuse is not None:
-            user.refused.add(type_id)
-            return self._submit_reply(self._step_envelope(user), type_id, doc_type.refuse)
-        user.refused.clear()
-        user.committed.add(key)
+        return doc_type
+
+    def _commit(self, user: SandboxUser, procedure: str, type_id: int, files: list[str]) -> bool:
+        """Commit the open step; True while the procedure has steps left, else it ends."""
+        state = self.state
         index = user.step
         user.step += 1
         completed = user.step == len(state.scenario.steps)
@@ -229,22 +233,37 @@ class VerificationRoutes:
             Submission(user.email, procedure, index, type_id, tuple(files), now, completed)
         )
         if not completed:
-            return self._submit_reply(self._step_envelope(user), type_id)
-        final_done = state.scenario.quirks.final_done
-        if not final_done:
+            return True
+        quirks = state.scenario.quirks
+        if not quirks.final_done:
             user.ended = procedure
-        elif state.scenario.quirks.submit_reply.startswith("empty"):
+        elif quirks.submit_reply.startswith("empty"):
             user.result_page = procedure
         user.procedure = None
-        if final_done:  # a procedure that succeeded goes to review; the review grants the level
+        if quirks.final_done:  # a procedure that succeeded goes to review; it grants the level
             state.complete_procedure(user, procedure, now)
         user.step = 0
-        return self._submit_reply(
-            _final_envelope(
-                procedure, state.scenario.final_workflow, done=final_done, types=[str(type_id)]
-            ),
-            type_id,
-        )
+        return False
+
+
+def _parse_submit(body: dict[str, Any]) -> tuple[str, int, list[str]]:
+    """A submit body's ``(uuid, documents.type, documents.files)`` (400 when malformed)."""
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise Fail(400, "Bad Request", "data is required")
+    documents = data.get("documents")
+    procedure = data.get("uuid")
+    if not isinstance(procedure, str) or not procedure:
+        raise Fail(400, "Bad Request", "uuid is required")
+    if not isinstance(documents, dict):
+        raise Fail(400, "Bad Request", "documents is required")
+    type_id = documents.get("type")
+    files = documents.get("files")
+    if not isinstance(type_id, int) or isinstance(type_id, bool):
+        raise Fail(400, "Bad Request", "documents.type must be an integer")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise Fail(400, "Bad Request", "documents.files must be a list of strings")
+    return procedure, type_id, files
 
 
 def _final_envelope(
