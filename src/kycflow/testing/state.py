@@ -21,7 +21,7 @@ from .records import Records
 from .review import Decision, PendingReview, ReviewDesk, ReviewRecord
 from .scenario import Scenario
 
-__all__ = ["SandboxSettings", "SandboxState", "UserRef"]
+__all__ = ["IdCounters", "SandboxSettings", "SandboxState", "UserRef"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_UPLOAD_CHUNK_BYTES = 64 * 1024
@@ -48,7 +48,7 @@ class SandboxSettings:
 
 
 @dataclass(slots=True)
-class _Ids:
+class IdCounters:
     """The sandbox's id counters (users, history entries, procedures, uploads, documents)."""
 
     user: int = 0
@@ -68,6 +68,7 @@ class SandboxState:
     - ``records``, ``reviews``, ``documents`` (email -> id -> document), ``faults``.
     - ``anon_counts``: per (route, key) request counts for callers not yet signed in (faults).
     - ``late_tasks``: late commits still to run (``late_commit`` faults).
+    - ``ids``: the last ids handed out (``IdCounters``).
     """
 
     def __init__(
@@ -91,7 +92,7 @@ class SandboxState:
         self.anon_counts: dict[tuple[str, str], int] = {}
         self.issued_tokens: list[str] = []
         self.late_tasks: set[asyncio.Task[Any]] = set()
-        self.ids = _Ids()
+        self.ids = IdCounters()
 
     # ---- users and tokens --------------------------------------------------------------------
 
