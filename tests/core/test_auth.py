@@ -110,6 +110,31 @@ async def test_sync_on_refresh_is_called(server: FakeServer) -> None:
     assert not [entry for entry in logs if entry["event"] == "auth.on_refresh_failed"]
 
 
+async def test_a_failing_on_refresh_is_logged_by_type_and_the_call_goes_on(
+    server: FakeServer,
+) -> None:
+    def on_refresh(pair: kycflow.TokenPair) -> None:
+        raise ValueError(f"disk full while saving {pair.access_token.token.get_secret_value()}")
+
+    server.route("GET", WIZARD, guarded({"new-acc"}))
+    server.route("POST", REFRESH, refresher("new-acc", "new-ref"))
+    auth = kycflow.SessionAuth(
+        "old-acc",
+        "old-ref",
+        expires_at=datetime.now(UTC) + timedelta(seconds=5),
+        on_refresh=on_refresh,
+    )
+    with capture_logs() as logs:
+        async with make_client(server.base_url, auth=auth) as c:
+            await c.wizard.start()  # refreshed first, then sent with the new token
+    assert auth.refresh_count == 1
+    failed = [entry for entry in logs if entry["event"] == "auth.on_refresh_failed"]
+    assert failed == [
+        {"event": "auth.on_refresh_failed", "error_type": "ValueError", "log_level": "warning"}
+    ]
+    assert "new-acc" not in repr(logs)
+
+
 async def test_short_lived_token_is_not_refreshed_on_every_call(server: FakeServer) -> None:
     # A 20 s token with the default 30 s margin: without capping the margin at a quarter of
     # the lifetime, every call would find it "about to expire" and refresh first.

@@ -160,6 +160,24 @@ async def test_refresh_rotates_and_bad_token_is_401(
         assert (await r.json())["error"]["details"][0]["issue"]
 
 
+async def test_state_lists_every_issued_token_and_reset_forgets_them(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    user = sb.create_user()
+    first = [user.access_token, user.refresh_token]
+    assert sb.state.issued_tokens == first
+    body = {"refreshToken": user.refresh_token, "deviceFingerprint": FINGERPRINT}
+    async with http.post(sb.url("/v2/my/refresh"), json=body) as r:
+        assert r.status == 200
+    assert sb.state.issued_tokens == [*first, user.access_token, user.refresh_token]
+    assert sb.state.by_access == {user.access_token: user}
+    assert sb.state.by_refresh == {user.refresh_token: user}
+    sb.reset()
+    assert sb.state.issued_tokens == []
+    assert sb.state.users == {}
+    assert sb.state.by_access == {}
+
+
 async def test_refresh_may_return_null_refresh_token(http: aiohttp.ClientSession) -> None:
     from kycflow.testing import Quirks, Scenario
 

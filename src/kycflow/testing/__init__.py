@@ -11,6 +11,7 @@ from .review import PendingReview, Review, ReviewRecord
 from .sandbox import Sandbox
 from .scenario import DocType, LevelSpec, Quirks, Scenario, ScenarioError, Step
 from .serve import serve, serve_async
+from .state import SandboxSettings, SandboxState
 
 __all__ = [
     "CLASSIC_KINDS",
@@ -27,6 +28,8 @@ __all__ = [
     "Review",
     "ReviewRecord",
     "Sandbox",
+    "SandboxSettings",
+    "SandboxState",
     "SandboxUser",
     "Scenario",
     "ScenarioError",

@@ -31,48 +31,22 @@ def make_middleware(
         nonlocal next_request
         next_request += 1
         request_id = f"sbx-{next_request:08x}"
-        route = _ROUTE_ALIASES.get(request.match_info.route.name or "")
-        route = route or request.match_info.route.name
+        name = request.match_info.route.name
+        route = _ROUTE_ALIASES.get(name or "") or name
         is_admin = route is not None and route.startswith("admin")
         if is_admin and request.remote not in LOOPBACK:
             return error_response(
                 403, "admin API only for loopback", "forbidden", {"X-Request-Id": request_id}
             )
-        status: int | None
-        response: web.StreamResponse | None
-        try:
-            response = await handler(request)
-        except Fail as fail:
-            response = error_response(
-                fail.status, fail.message, fail.issue, fail.headers, error_shape()
-            )
-        except Reply as reply:
-            response = reply.response
-        except Abort:
-            response = None
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                exc.headers["X-Request-Id"] = request_id
-                raise
-            response = error_response(exc.status, exc.reason, exc.reason, None, error_shape())
+        response = await _outcome(request, handler, request_id, error_shape)
         fault = request.get(FAULT_KEY)
-        if response is not None:
-            response = replace_reply(request, response)
-        if response is not None and fault == FaultKind.RESET_AFTER:
-            response = None
+        response = _mangle(request, response, fault)
+        status: int | None = None
         if response is None:
             if request.transport is not None:
                 request.transport.abort()
-            status = None
             response = web.Response(status=500)
         else:
-            if fault == FaultKind.MALFORMED_JSON and isinstance(response, web.Response):
-                body = response.body if isinstance(response.body, bytes) else b"{}"
-                response = web.Response(
-                    body=body[: max(1, len(body) // 2)],
-                    status=response.status,
-                    content_type="application/json",
-                )
             response.headers["X-Request-Id"] = request_id
             status = response.status
         if not is_admin:
@@ -91,3 +65,41 @@ def make_middleware(
         return response
 
     return middleware
+
+
+async def _outcome(
+    request: web.Request, handler: Handler, request_id: str, error_shape: Callable[[], str]
+) -> web.StreamResponse | None:
+    """The handler's reply, its refusal rendered as an error body, or None (abort)."""
+    try:
+        return await handler(request)
+    except Fail as fail:
+        return error_response(fail.status, fail.message, fail.issue, fail.headers, error_shape())
+    except Reply as reply:
+        return reply.response
+    except Abort:
+        return None
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            exc.headers["X-Request-Id"] = request_id
+            raise
+        return error_response(exc.status, exc.reason, exc.reason, None, error_shape())
+
+
+def _mangle(
+    request: web.Request, response: web.StreamResponse | None, fault: object
+) -> web.StreamResponse | None:
+    """The reply as the injected fault leaves it: swapped, cut off (None) or truncated."""
+    if response is None:
+        return None
+    response = replace_reply(request, response)
+    if fault == FaultKind.RESET_AFTER:
+        return None
+    if fault == FaultKind.MALFORMED_JSON and isinstance(response, web.Response):
+        body = response.body if isinstance(response.body, bytes) else b"{}"
+        return web.Response(
+            body=body[: max(1, len(body) // 2)],
+            status=response.status,
+            content_type="application/json",
+        )
+    return response

@@ -3,39 +3,37 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from ._gate import authenticate, inject
 from ._http import Fail, json_body
 from ._render import iso
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox
+from .state import SandboxState
 
 __all__ = ["DocumentRoutes"]
 
 
 class DocumentRoutes:
-    """Handlers of ``/v2/my/documents...``; part of the ``Sandbox`` they serve.
+    """Handlers of ``/v2/my/documents...``; they work on the ``SandboxState`` given.
 
-    Documents live in ``sandbox.client_documents`` (email -> id -> the rendered document).
+    Documents live in ``state.documents`` (email -> id -> the rendered document).
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self._next_id = 0
-        self._type_ids = {t.id for step in sandbox.scenario.steps for t in step.types}
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self._type_ids = {t.id for step in state.scenario.steps for t in step.types}
 
     def _mine(self, request: web.Request) -> dict[int, dict[str, Any]]:
-        user = self.sb._authenticate(request)
-        return self.sb.client_documents.setdefault(user.email, {})
+        user = authenticate(self.state, request)
+        return self.state.documents.setdefault(user.email, {})
 
     async def list(self, request: web.Request) -> web.StreamResponse:
         """``GET /documents``: the caller's documents, newest first, paged."""
-        user = self.sb._authenticate(request)
-        await self.sb._inject(request, "documents", user)
-        docs = self.sb.client_documents.get(user.email, {})
+        user = authenticate(self.state, request)
+        await inject(self.state, request, "documents", user)
+        docs = self.state.documents.get(user.email, {})
         try:
             limit = int(request.query.get("limit", "10"))
             offset = int(request.query.get("offset", "0"))
@@ -66,8 +64,8 @@ class DocumentRoutes:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         """``POST /documents``: ``{file, typeID}``; the file must be one of the caller's uploads."""
-        user = self.sb._authenticate(request)
-        await self.sb._inject(request, "documents", user)
+        user = authenticate(self.state, request)
+        await inject(self.state, request, "documents", user)
         body = await json_body(request)
         path, type_id = body.get("file"), body.get("typeID")
         if not isinstance(path, str) or path not in user.files:
@@ -76,15 +74,16 @@ class DocumentRoutes:
             raise Fail(400, "Bad Request", "typeID must be an integer")
         if type_id not in self._type_ids:
             raise Fail(400, "Bad Request", f"unknown document type {type_id}")
-        self._next_id += 1
+        self.state.ids.document += 1
+        doc_id = self.state.ids.document
         doc = {
-            "id": self._next_id,
+            "id": doc_id,
             "file": path,
             "typeID": type_id,
             "status": "new",
             "createTime": iso(time.time()),
         }
-        self.sb.client_documents.setdefault(user.email, {})[self._next_id] = doc
+        self.state.documents.setdefault(user.email, {})[doc_id] = doc
         return web.json_response({"data": doc}, status=201)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:

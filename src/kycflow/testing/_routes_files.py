@@ -6,16 +6,15 @@ import hashlib
 import re
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import BodyPartReader, hdrs, web
 
+from ._gate import authenticate, inject
 from ._http import Fail
 from ._state import SandboxUser
 from .records import UploadRecord
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox
+from .state import SandboxState
 
 __all__ = ["FileRoutes"]
 
@@ -23,16 +22,15 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class FileRoutes:
-    """Handler of ``/v2/my/files``; part of the ``Sandbox`` it serves."""
+    """Handler of ``/v2/my/files``; it works on the ``SandboxState`` given."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self._next_upload = 0
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
         """Store the multipart part named ``file``; 201 with its server path."""
-        user = self.sb._authenticate(request)
-        await self.sb._inject(request, "upload", user)
+        user = authenticate(self.state, request)
+        await inject(self.state, request, "upload", user)
         if not request.content_type.startswith("multipart/"):
             raise Fail(400, "Bad Request", "the upload must be multipart/form-data")
         try:
@@ -51,7 +49,7 @@ class FileRoutes:
         raise Fail(400, "Bad Request", "no part named 'file'")
 
     async def _store(self, user: SandboxUser, part: BodyPartReader) -> web.StreamResponse:
-        sb = self.sb
+        state = self.state
         # aiohttp's FormData percent-quotes the filename parameter; browsers send it raw.
         filename = urllib.parse.unquote(part.filename or "")
         if not filename:
@@ -59,25 +57,27 @@ class FileRoutes:
         content_type = part.headers.get(hdrs.CONTENT_TYPE, "application/octet-stream")
         digest = hashlib.sha256()
         size = 0
-        while chunk := await part.read_chunk(sb.upload_chunk_bytes):
+        while chunk := await part.read_chunk(state.settings.upload_chunk_bytes):
             size += len(chunk)
-            if size > sb.max_upload_bytes:
+            if size > state.settings.max_upload_bytes:
                 raise Fail(
-                    413, "Payload Too Large", f"the file is over {sb.max_upload_bytes} bytes"
+                    413,
+                    "Payload Too Large",
+                    f"the file is over {state.settings.max_upload_bytes} bytes",
                 )
             digest.update(chunk)
         if size == 0:
             raise Fail(400, "Bad Request", "the file is empty")
-        self._next_upload += 1
+        state.ids.upload += 1
         safe = _SAFE_NAME.sub("_", filename)[-64:] or "file"
-        path = f"u{user.id}/{int(time.time())}_{self._next_upload}_{safe}"
+        path = f"u{user.id}/{int(time.time())}_{state.ids.upload}_{safe}"
         user.files[path] = content_type
-        sb.records.upload_log.append(
+        state.records.upload_log.append(
             UploadRecord(
                 user.email, path, filename, content_type, size, digest.hexdigest(), time.time()
             )
         )
         body: dict[str, Any] = {"file": path}
-        if not sb.scenario.quirks.upload_top_level_file:
+        if not state.scenario.quirks.upload_top_level_file:
             body = {"data": body}
         return web.json_response(body, status=201)

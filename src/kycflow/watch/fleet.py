@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import random
@@ -25,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from .._callbacks import call_maybe_async
 from .._constants import WATCH_CONCURRENCY, WATCH_MAX_RPS
 from .._logging import get_logger
 from ..auth import Auth
@@ -169,9 +169,7 @@ class FleetWatcher:
             level = record.get("level")
             matcher = None if level is None else LevelMatcher(level.get("id", level.get("name")))
             since = datetime.fromisoformat(record["since"]) if record.get("since") else None
-            auth = self._resolve_auth(key, record["auth"])
-            if inspect.isawaitable(auth):
-                auth = await auth
+            auth = await call_maybe_async(self._resolve_auth, key, record["auth"])
             done = await self._poll_user(key, auth, matcher, since, token)
         except APIError as exc:
             if not is_transient(exc):
@@ -219,9 +217,7 @@ class FleetWatcher:
             awaited = matcher is not None and matcher.matches(entry.current_level)
             event = LevelGranted(key, entry, entry.previous_level, entry.current_level, awaited)
             if self._on_grant is not None:
-                result = self._on_grant(event)
-                if inspect.isawaitable(result):
-                    await result
+                await call_maybe_async(self._on_grant, event)
             moved = advance(cursor, entry)
             if not await self._move(key, expected, moved, token, event):
                 self.superseded += 1

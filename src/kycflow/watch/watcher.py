@@ -11,37 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import inspect
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
 from .. import _telemetry as telemetry
+from .._callbacks import call_maybe_async
 from .._constants import (
     WATCH_CONCURRENCY,
     WATCH_MAX_RPS,
     WATCH_POLL_FACTOR,
     WATCH_POLL_INITIAL,
     WATCH_POLL_MAX,
-    WATCH_QUEUE_SIZE,
 )
 from .._logging import get_logger
 from ..auth import Auth
 from ..client import Client
 from ..errors import APIError, ConfigurationError, CursorStoreError, KycflowError
 from ..models import Level, Verification
-from ..resources.levels import (
-    Cursor,
-    LevelMatcher,
-    LevelRef,
-    PollPolicy,
-    advance,
-    is_transient,
-    plan_delivery,
-)
+from ..resources.levels import LevelMatcher, LevelRef, PollPolicy, is_transient
+from ._delivery import Delivery, ErrorCallback, GrantCallback, Watched
 from ._reading import Done, read_new
 from .bucket import TokenBucket
 from .events import LevelGranted
@@ -52,22 +43,7 @@ __all__ = ["WATCH_POLICY", "LevelWatcher"]
 WATCH_POLICY = PollPolicy(WATCH_POLL_INITIAL, WATCH_POLL_FACTOR, WATCH_POLL_MAX, 0.2)
 """The watcher's default schedule: 5 s after a wizard ends, x1.5 per empty poll, up to an hour."""
 
-GrantCallback = Callable[[LevelGranted], Awaitable[None] | None]
-ErrorCallback = Callable[[str, KycflowError], Awaitable[None] | None]
 _log = get_logger()
-
-
-@dataclass(slots=True, eq=False)
-class _Watched:
-    key: str
-    auth: Auth
-    matcher: LevelMatcher | None
-    since: datetime | None
-    cursor: Cursor | None = None
-    empty: int = 0
-    generation: int = 0
-    busy: bool = False
-    again: bool = False
 
 
 class LevelWatcher:
@@ -106,18 +82,15 @@ class LevelWatcher:
         self._bucket = TokenBucket(max_rps, clock=clock, sleep=sleep)
         self._slots = asyncio.Semaphore(concurrency)
         self._poll = poll
-        self._on_grant = on_grant
         self._on_error = on_error
         use_queue = on_grant is None if queue_events is None else queue_events
-        self._queue: asyncio.Queue[tuple[LevelGranted, asyncio.Future[None]] | None] | None = (
-            asyncio.Queue(WATCH_QUEUE_SIZE) if use_queue else None
-        )
+        self._delivery = Delivery(self._store, on_grant, use_queue)
         self._known = list(known_levels) if known_levels is not None else None
         self._request_options: dict[str, Any] = {"deadline": request_timeout, "max_retries": 0}
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._users: dict[str, _Watched] = {}
+        self._users: dict[str, Watched] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = 0
         self._wake = asyncio.Event()
@@ -155,7 +128,7 @@ class LevelWatcher:
         matcher = None if level is None else LevelMatcher(level, self._known)
         user = self._users.get(key)
         if user is None:
-            user = self._users[key] = _Watched(key, auth, matcher, since)
+            user = self._users[key] = Watched(key, auth, matcher, since)
         else:
             user.auth, user.matcher, user.since = auth, matcher, since
         self._idle.clear()
@@ -185,7 +158,7 @@ class LevelWatcher:
     def __len__(self) -> int:
         return len(self._users)
 
-    def _schedule(self, user: _Watched, delay: float) -> None:
+    def _schedule(self, user: Watched, delay: float) -> None:
         user.generation += 1
         self._seq += 1
         heapq.heappush(self._heap, (self._clock() + delay, self._seq, user.key, user.generation))
@@ -212,9 +185,7 @@ class LevelWatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._dispatcher = None
-        if self._queue is not None:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+        self._delivery.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -232,16 +203,7 @@ class LevelWatcher:
 
     async def events(self) -> AsyncIterator[LevelGranted]:
         """The grants, as they are found; ends when the watcher is closed."""
-        if self._queue is None:
-            raise ConfigurationError("events() needs queue_events=True (or no on_grant)")
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                self._queue.put_nowait(None)  # let any other iterator end too
-                return
-            event, taken = item
-            if not taken.done():
-                taken.set_result(None)
+        async for event in self._delivery.events():
             yield event
 
     # ---- scheduling ----------------------------------------------------------------------
@@ -285,14 +247,14 @@ class LevelWatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, user: _Watched) -> None:
+    async def _run(self, user: Watched) -> None:
         try:
             try:
                 entries = await self._read(user)
             finally:
                 self._slots.release()  # delivery may wait on a consumer: it holds no slot
             telemetry.record_poll("ok")
-            done = await self._deliver_new(user, entries)
+            done = await self._delivery.deliver_new(user, entries)
         except (APIError, CursorStoreError) as exc:
             user.busy = False
             telemetry.record_poll("failed")
@@ -313,7 +275,7 @@ class LevelWatcher:
             user.empty += 1
             self._schedule(user, self._poll.delay(user.empty, self._rng))
 
-    async def _read(self, user: _Watched) -> list[Verification]:
+    async def _read(self, user: Watched) -> list[Verification]:
         if user.cursor is None:
             user.cursor = await self._store.load(user.key)
         view = self._client.with_auth(user.auth)
@@ -323,7 +285,7 @@ class LevelWatcher:
         self.requests += pages
         return entries
 
-    async def _failed(self, user: _Watched, exc: KycflowError) -> None:
+    async def _failed(self, user: Watched, exc: KycflowError) -> None:
         transient = isinstance(exc, CursorStoreError) or is_transient(exc)
         _log.warning(
             "watch_poll_failed", key=user.key, error=type(exc).__name__, transient=transient
@@ -335,44 +297,4 @@ class LevelWatcher:
             else:  # a refused token or a missing resource will not mend by waiting
                 self.remove(user.key)
         if self._on_error is not None:
-            await _maybe_await(self._on_error(user.key, exc))
-
-    # ---- delivery ------------------------------------------------------------------------
-
-    async def _deliver_new(self, user: _Watched, entries: list[Verification]) -> bool:
-        """Deliver the entries after the user's cursor; True once the awaited level came."""
-        matcher = user.matcher
-        fresh, cursor, done = plan_delivery(entries, user.cursor, matcher, user.since)
-        if done:
-            return True  # granted and delivered before (an earlier run of this key)
-        if user.cursor is None:
-            user.cursor = cursor
-            if not fresh:
-                await self._store.save(user.key, cursor)
-        done = False
-        for entry in fresh:
-            awaited = matcher is not None and matcher.matches(entry.current_level)
-            event = LevelGranted(
-                user.key, entry, entry.previous_level, entry.current_level, awaited
-            )
-            await self._deliver(event)
-            level = entry.current_level
-            telemetry.record_grant(level.name or level.id if level is not None else None)
-            cursor = advance(cursor, entry)
-            user.cursor = cursor
-            await self._store.save(user.key, cursor)
-            done = done or awaited
-        return done
-
-    async def _deliver(self, event: LevelGranted) -> None:
-        if self._on_grant is not None:
-            await _maybe_await(self._on_grant(event))
-        if self._queue is not None:
-            taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            await self._queue.put((event, taken))
-            await taken
-
-
-async def _maybe_await(result: Awaitable[None] | None) -> None:
-    if inspect.isawaitable(result):
-        await result
+            await call_maybe_async(self._on_error, user.key, exc)

@@ -1,48 +1,36 @@
-"""Every JSON shape kycflow emits, in one place: ``--json`` documents, batch and arq results,
-``WizardResult.to_dict()``, ``BatchResult.to_dict()`` and ``WizardEvent.to_dict()``.
-
-The rules (documented in docs/cli.md, "JSON output"): snake_case keys; each top-level document
-carries ``schema_version`` and a ``kind``; a key documented for a kind is always present
-(``null`` when it does not apply); new keys may be added within a version, never renamed or
-retyped. The ``TypedDict``s below are the schema; the tests validate real output against them.
-This module knows no transport and no runner: results are read through small protocols.
-"""
+"""Building the JSON documents from results, errors, pages and events (read through small
+protocols: this knows no transport and no runner). See ``kycflow._schema``."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Protocol, cast
 
-from pydantic import ConfigDict, with_config
-
-# pydantic validates only typing_extensions' TypedDict on Python < 3.12 (a pydantic dependency).
-from typing_extensions import TypedDict
-
-from ._constants import JSON_SCHEMA_VERSION
-from .errors import (
+from .._constants import JSON_SCHEMA_VERSION
+from ..errors import (
     APIStatusError,
     MissingDocumentError,
     OutcomeUnknownError,
     RateLimitError,
     WizardError,
 )
-from .models import DocumentType, VerificationPage
+from ..models import DocumentType, VerificationPage
+from .shapes import (
+    ERROR_MESSAGE_CHARS,
+    DocumentTypeDict,
+    ErrorDict,
+    ErrorDocument,
+    JobResultDict,
+    JobStatus,
+    PartialRunDict,
+    StepDict,
+    VerificationDict,
+    VerificationPageDict,
+    WizardResultDict,
+)
 
 __all__ = [
-    "ERROR_MESSAGE_CHARS",
-    "JSON_SCHEMA_VERSION",
-    "ArqJobResultDict",
-    "DocumentTypeDict",
-    "ErrorDict",
-    "ErrorDocument",
-    "EventDict",
-    "JobResultDict",
-    "PartialRunDict",
-    "StepDict",
-    "VerificationDict",
-    "VerificationPageDict",
-    "WizardResultDict",
     "error_dict",
     "error_document",
     "event_dict",
@@ -51,12 +39,6 @@ __all__ = [
     "step_dict",
     "wizard_result_dict",
 ]
-
-ERROR_MESSAGE_CHARS = 300
-# The TypedDicts validate (pydantic.TypeAdapter) as exactly what they say: no key undocumented.
-_EXACT = ConfigDict(extra="forbid", strict=True)
-
-JobStatus = Literal["complete", "failed", "interrupted"]
 
 
 class _Step(Protocol):
@@ -89,135 +71,6 @@ class _Result(Protocol):
     def resumed(self) -> bool: ...
     @property
     def steps(self) -> Sequence[_Step]: ...
-
-
-@with_config(_EXACT)
-class StepDict(TypedDict):
-    """A committed step: ``index`` from 1, the type submitted, its files' stored paths."""
-
-    index: int
-    type_id: int
-    type_description: str
-    files: list[str]
-    reconciled: bool
-
-
-@with_config(_EXACT)
-class WizardResultDict(TypedDict):
-    """``kind: "wizard_result"``: a finished run (``WizardResult.to_dict()``, ``run --json``)."""
-
-    schema_version: int
-    kind: Literal["wizard_result"]
-    done: bool
-    outcome: str
-    run_id: str
-    uuid: str
-    workflow: str
-    retries: int
-    resumed: bool
-    steps: list[StepDict]
-
-
-@with_config(_EXACT)
-class DocumentTypeDict(TypedDict):
-    id: int
-    description: str
-
-
-@with_config(_EXACT)
-class ErrorDict(TypedDict):
-    """An error: its class name, a message without secrets, and what is known of it."""
-
-    type: str
-    message: str
-    status: int | None
-    request_id: str | None
-    server_message: str | None
-    details: Any
-    retry_after: float | None
-    workflow: str | None
-    step: int | None
-    reason: str | None
-    requested: list[DocumentTypeDict] | None
-
-
-@with_config(_EXACT)
-class JobResultDict(TypedDict):
-    """``kind: "job_result"``: one job of a batch or of an arq worker."""
-
-    schema_version: int
-    kind: Literal["job_result"]
-    key: str
-    index: int | None
-    status: JobStatus
-    outcome: str | None
-    run_id: str | None
-    uuid: str | None
-    workflow: str | None
-    retries: int
-    resumed: bool
-    steps: list[StepDict]
-    error: ErrorDict | None
-
-
-@with_config(_EXACT)
-class ArqJobResultDict(JobResultDict):
-    """An arq job's result: a job result plus arq's ``job_try``."""
-
-    job_try: int
-
-
-@with_config(_EXACT)
-class PartialRunDict(TypedDict):
-    """What a run had done when it failed or was interrupted."""
-
-    run_id: str | None
-    uuid: str | None
-    steps: list[StepDict]
-
-
-@with_config(_EXACT)
-class ErrorDocument(TypedDict):
-    """``kind: "error"``: a command that failed (``--json``); ``partial``: ``run``'s progress."""
-
-    schema_version: int
-    kind: Literal["error"]
-    exit_code: int
-    error: ErrorDict
-    partial: PartialRunDict | None
-
-
-@with_config(_EXACT)
-class VerificationDict(TypedDict):
-    id: int
-    client_id: int | None
-    current_level: dict[str, Any] | None
-    previous_level: dict[str, Any] | None
-    reason: dict[str, Any] | None
-    user_id: int | None
-    create_time: str | None
-
-
-@with_config(_EXACT)
-class VerificationPageDict(TypedDict):
-    """``kind: "verification_page"``: a page of history (``history --json``)."""
-
-    schema_version: int
-    kind: Literal["verification_page"]
-    total: int
-    data: list[VerificationDict]
-
-
-@with_config(ConfigDict(extra="allow", strict=True))
-class EventDict(TypedDict):
-    """``kind: "event"``: a runner event; each event type adds its own fields."""
-
-    schema_version: int
-    kind: Literal["event"]
-    event: str
-    run_id: str
-    step: int
-    timestamp: float
 
 
 def step_dict(step: _Step) -> StepDict:

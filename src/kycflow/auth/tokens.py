@@ -1,0 +1,69 @@
+"""Tokens: a fixed ``BearerToken``, the device fingerprint, and the server's token replies read
+into a ``TokenPair`` without a token value reaching an error or a traceback."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from .._constants import USER_AGENT
+from .._http.secrets import SecretHeader
+from ..errors import ProtocolError
+from ..models import TokenPair
+from .base import Requester, secret
+
+__all__ = ["BearerToken", "default_device_fingerprint", "tokens_from_reply"]
+
+
+class BearerToken:
+    """A fixed access token sent as ``Authorization: Bearer <token>``; never refreshed."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str | SecretStr) -> None:
+        self._token = secret(token, "token")
+
+    @property
+    def token(self) -> SecretStr:
+        """The token (a ``SecretStr``: call ``get_secret_value()`` to read it)."""
+        return self._token
+
+    def __repr__(self) -> str:
+        return "BearerToken(token=SecretStr('**********'))"
+
+    async def headers(self, requester: Requester) -> Mapping[str, str]:
+        """The Authorization header."""
+        return {"Authorization": SecretHeader(f"Bearer {self._token.get_secret_value()}")}
+
+    async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
+        """A fixed token cannot be renewed: never replay."""
+        return False
+
+
+def default_device_fingerprint(user_agent: str = USER_AGENT) -> str:
+    """Base64 of ``{"user_agent": ...}``, the vendor's minimal device fingerprint."""
+    raw = json.dumps({"user_agent": user_agent}, separators=(",", ":")).encode()
+    return base64.b64encode(raw).decode("ascii")
+
+
+def tokens_from_reply(reply: Any, path: str) -> TokenPair:
+    """The tokens of a sign-in or refresh reply (``data.accessToken``...); ProtocolError,
+    quoting no value, when they are missing or malformed."""
+    data = reply.get("data") if isinstance(reply, dict) else None
+    if not isinstance(data, dict):
+        raise ProtocolError("the server's reply carries no tokens", method="POST", path=path)
+    body = dict(data)
+    for key in ("accessToken", "refreshToken"):
+        if isinstance(body.get(key), str):
+            body[key] = {"token": body[key]}
+    try:
+        return TokenPair.model_validate(body)
+    except ValidationError:
+        pass
+    del reply, data, body  # they hold token values: not for a traceback rendering locals
+    # No pydantic error, not even as ``__context__``: it would quote the token values.
+    raise ProtocolError("the server's token reply does not fit TokenPair", method="POST", path=path)
