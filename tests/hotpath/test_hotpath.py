@@ -5,7 +5,6 @@ Every network test talks to the suite's one fake server (``tests/fakeserver.py``
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable

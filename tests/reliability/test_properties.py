@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
 from fakeserver import FakeServer, reply
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliakit import (
     DEEP_LISTS,
