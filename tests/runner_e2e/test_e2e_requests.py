@@ -166,9 +166,7 @@ async def test_ambiguous_submit_that_committed_is_not_sent_again(api: ScriptedAP
     assert api.submitted() == [(2, ["u1/1"]), (3, ["u1/2"])]  # one submit per step
 
 
-@pytest.mark.parametrize(
-    "failure", [DISCONNECT, 500], ids=["disconnect", "500"]
-)
+@pytest.mark.parametrize("failure", [DISCONNECT, 500], ids=["disconnect", "500"])
 async def test_ambiguous_submit_that_did_not_commit_is_sent_again_once(
     api: ScriptedAPI, failure: Any
 ) -> None:
