@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakeclock import FakeClock as FakeClock
+
 from kycflow import Document, MemoryProvider, WizardStep
 from kycflow.errors import (
     APIConnectionError,
@@ -265,14 +267,3 @@ class FakeClient:
     def __init__(self, state: UserState) -> None:
         self.wizard = FakeWizard(state)
         self.files = FakeFiles(state)
-
-
-class FakeClock:
-    """The runner's clock in tests: records every wait and returns at once (no real sleep)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, delay: float) -> None:
-        self.waits.append(delay)
-        await asyncio.sleep(0)
