@@ -21,8 +21,7 @@ from structlog.testing import capture_logs
 
 import kycflow
 from kycflow._logging import get_logger, is_enabled
-from kycflow.wizard.checkpoint import step_signature
-from kycflow.wizard.events import WizardEvent
+from kycflow.checkpoint import step_signature
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n" + b"0" * 500
@@ -369,7 +368,7 @@ def test_logger_follows_reconfiguration() -> None:
 
 async def test_runner_events_reach_the_callback_when_logging_is_quiet(server: Api) -> None:
     kycflow.configure_logging(logging.WARNING)
-    events: list[WizardEvent] = []
+    events: list[kycflow.WizardEvent] = []
     provider = kycflow.MemoryProvider({2: ("p.jpg", JPEG), 4: ("a.pdf", PDF)})
     async with _client(server) as client:
         result = await kycflow.WizardRunner(client, provider, on_event=events.append).run()
