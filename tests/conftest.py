@@ -1,11 +1,18 @@
-"""Fixtures for the whole suite."""
+"""Fixtures for the whole suite; puts ``tests/`` on the path for the shared helper modules
+(``fakeserver``, ``redis_fixtures``), as the suite runs in importlib mode."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 
 @pytest.fixture(autouse=True)

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import os
 import select
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+from redis_fixtures import free_port as free_port
+from redis_fixtures import stop_process as stop_process
 
 import kycflow
 
 HERE = Path(__file__).parent
 ASSETS = Path(kycflow.__file__).parent / "assets"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL if it lingers."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:

@@ -144,6 +144,7 @@ async def test_submit_validates_arguments(server: FakeServer, client: kycflow.Cl
         (404, e.NotFoundError),
         (409, e.ConflictError),
         (422, e.BadRequestError),
+        (418, e.APIStatusError),  # a status with no class of its own
     ],
 )
 async def test_status_errors(

@@ -51,12 +51,13 @@ async def test_429_forever_raises_rate_limit(server: FakeServer, client: kycflow
 
 
 async def test_retry_after_honoured(server: FakeServer, client: kycflow.Client) -> None:
-    server.route("GET", WIZARD, error(429, **{"Retry-After": "1"}), reply(envelope()))
+    # The wait is the behaviour under test, so it is real, but short.
+    server.route("GET", WIZARD, error(429, **{"Retry-After": "0.3"}), reply(envelope()))
     started = time.monotonic()
     with structlog.testing.capture_logs() as logs:
         await client.wizard.start()
-    assert time.monotonic() - started >= 0.9
-    assert [x["delay"] for x in logs if x["event"] == "http.retry"] == [1.0]
+    assert time.monotonic() - started >= 0.29
+    assert [x["delay"] for x in logs if x["event"] == "http.retry"] == [0.3]
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -1,11 +1,10 @@
 """The hot-path shortcuts behind the throughput benchmark keep the behaviour they replace.
 
-Every network test talks to an aiohttp server on 127.0.0.1 (port 0) that this module starts.
+Every network test talks to the suite's one fake server (``tests/fakeserver.py``) on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -17,16 +16,18 @@ import aiohttp
 import pytest
 import structlog
 from aiohttp import web
+from fakeserver import FakeServer, chunked, error, reply
 from structlog.testing import capture_logs
 
 import kycflow
 from kycflow._logging import get_logger, is_enabled
-from kycflow.wizard.checkpoint import step_signature
-from kycflow.wizard.events import WizardEvent
+from kycflow.checkpoint import step_signature
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n" + b"0" * 500
-UPLOAD = "/api/v2/my/files"
+UPLOAD = "/v2/my/files"
+WIZARD = "/v2/my/verifications/wizard"
+SUBMIT = "/v2/my/verifications"
 
 
 @dataclass
@@ -44,16 +45,24 @@ class Upload:
 
 
 @dataclass
-class Server:
-    """Answers uploads (recording them), the wizard and submits like the API would."""
+class Api:
+    """The one fake server answering uploads (recording what it saw), the wizard and submits."""
 
+    fake: FakeServer
     uploads: list[Upload] = field(default_factory=list)
-    submits: list[Any] = field(default_factory=list)
-    user_agents: list[list[str]] = field(default_factory=list)
-    base_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.base_url
+
+    @property
+    def submits(self) -> list[Any]:
+        return [s.json() for s in self.fake.requests_to("POST", SUBMIT)]
+
+    def user_agents(self, path: str) -> list[list[str]]:
+        return [s.headers.getall("User-Agent", []) for s in self.fake.seen if s.path == path]
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
-        self.user_agents.append(request.headers.getall("User-Agent", []))
         seen = Upload(
             headers=dict(request.headers),
             transfer_encoding=request.headers.get("Transfer-Encoding"),
@@ -77,12 +86,8 @@ class Server:
         seen.complete = True
         return web.json_response({"data": {"file": f"u1/{part.filename}"}}, status=201)
 
-    async def wizard(self, request: web.Request) -> web.StreamResponse:
-        self.user_agents.append(request.headers.getall("User-Agent", []))
-        return web.json_response(_step(len(self.submits)))
-
-    async def submit(self, request: web.Request) -> web.StreamResponse:
-        self.submits.append(await request.json())
+    async def step(self, request: web.Request) -> web.StreamResponse:
+        # The wizard read and a submit's reply: the page after the submits received so far.
         return web.json_response(_step(len(self.submits)))
 
 
@@ -95,26 +100,18 @@ def _step(done: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    srv = Server()
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_post(UPLOAD, srv.upload)
-    app.router.add_get("/api/v2/my/verifications/wizard", srv.wizard)
-    app.router.add_post("/api/v2/my/verifications", srv.submit)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    srv.base_url = f"http://127.0.0.1:{port}/api"
-    yield srv
-    await runner.cleanup()
+async def server() -> AsyncIterator[Api]:
+    async with FakeServer() as fake:
+        api = Api(fake)
+        fake.route("POST", UPLOAD, api.upload)
+        fake.route("GET", WIZARD, api.step)
+        fake.route("POST", SUBMIT, api.step)
+        yield api
 
 
-def _client(server: Server, **kwargs: Any) -> kycflow.Client:
-    return kycflow.Client(
-        server.base_url, auth=kycflow.BearerToken("t0k3n"), timeout=10.0, **kwargs
-    )
+def _client(server: Api, **kwargs: Any) -> kycflow.Client:
+    kwargs.setdefault("timeout", 10.0)
+    return kycflow.Client(server.base_url, auth=kycflow.BearerToken("t0k3n"), **kwargs)
 
 
 def _counting(data: bytes, opened: list[int]) -> Callable[[int], AsyncIterator[bytes]]:
@@ -132,7 +129,7 @@ def _counting(data: bytes, opened: list[int]) -> Callable[[int], AsyncIterator[b
 # ---- sized uploads ------------------------------------------------------------------------------
 
 
-async def test_in_memory_upload_has_a_length_and_no_chunked_framing(server: Server) -> None:
+async def test_in_memory_upload_has_a_length_and_no_chunked_framing(server: Api) -> None:
     async with _client(server) as client:
         stored = await client.files.upload(JPEG, name="passport.jpg")
     assert stored == "u1/passport.jpg"
@@ -151,7 +148,7 @@ async def test_in_memory_upload_has_a_length_and_no_chunked_framing(server: Serv
 
 
 @pytest.mark.parametrize("name", ["pass port.jpg", 'a"b;c.jpg', "p\u00e4ss.jpg"])
-async def test_prepared_part_matches_aiohttps_multipart_writer(server: Server, name: str) -> None:
+async def test_prepared_part_matches_aiohttps_multipart_writer(server: Api, name: str) -> None:
     # The part headers kycflow prepares itself must read back exactly like aiohttp's own.
     async with _client(server) as client:
         await client.files.upload(JPEG, name=name)
@@ -170,7 +167,7 @@ async def test_prepared_part_matches_aiohttps_multipart_writer(server: Server, n
     )
 
 
-async def test_in_memory_upload_over_the_inline_size_is_sized_too(server: Server) -> None:
+async def test_in_memory_upload_over_the_inline_size_is_sized_too(server: Api) -> None:
     data = JPEG + bytes(700_000)  # above the single-buffer size: written in chunks
     async with _client(server) as client:
         await client.files.upload(data, name="big.jpg")
@@ -180,7 +177,7 @@ async def test_in_memory_upload_over_the_inline_size_is_sized_too(server: Server
     assert seen.sha256 == hashlib.sha256(data).hexdigest()
 
 
-async def test_file_upload_has_a_length(server: Server, tmp_path: Path) -> None:
+async def test_file_upload_has_a_length(server: Api, tmp_path: Path) -> None:
     path = tmp_path / "address.pdf"
     data = PDF + bytes(600_000)
     path.write_bytes(data)
@@ -193,7 +190,7 @@ async def test_file_upload_has_a_length(server: Server, tmp_path: Path) -> None:
     assert seen.content_type == "application/pdf"
 
 
-async def test_a_callers_stream_stays_chunked(server: Server) -> None:
+async def test_a_callers_stream_stays_chunked(server: Api) -> None:
     # A declared size is the caller's claim: kycflow does not put it on the wire.
     opened: list[int] = []
     doc = kycflow.Document.from_stream(_counting(JPEG, opened), "s.jpg", size=len(JPEG))
@@ -205,7 +202,7 @@ async def test_a_callers_stream_stays_chunked(server: Server) -> None:
 
 @pytest.mark.parametrize("actual", [b"\xff\xd8\xff" + bytes(5000), b"\xff\xd8\xff" + bytes(500)])
 async def test_a_file_that_changes_size_while_sent_fails_the_upload(
-    server: Server, tmp_path: Path, actual: bytes
+    server: Api, tmp_path: Path, actual: bytes
 ) -> None:
     path = tmp_path / "a.jpg"
     path.write_bytes(JPEG)
@@ -273,28 +270,48 @@ async def test_in_memory_head_is_read_without_a_stream() -> None:
 # ---- client and transport ------------------------------------------------------------------------
 
 
-async def test_call_options_are_shared_until_overridden(server: Server) -> None:
-    async with _client(server) as client:
+async def test_call_options_follow_the_client_until_overridden(server: Api) -> None:
+    server.fake.route("GET", WIZARD, error(503))
+    async with _client(server, max_retries=1, initial_backoff=0.001) as client:
         view = client.with_auth(kycflow.BearerToken("other"))
-        assert client.call_options({}) is client.call_options({})
-        assert view.call_options({}) == client.call_options({})
-        assert client.call_options({"max_retries": 0}).max_retries == 0
-        assert client.call_options({}, upload=True).timeout.total is None
+        for caller in (client, view):
+            with pytest.raises(kycflow.ServerError):
+                await caller.wizard.start()
+        # The view retries as its client does, with its own token.
+        sent = server.fake.requests_to("GET", WIZARD)
+        assert [s.headers["Authorization"] for s in sent] == ["Bearer t0k3n"] * 2 + [
+            "Bearer other"
+        ] * 2
+        with pytest.raises(kycflow.ServerError):
+            await client.wizard.start(max_retries=0)
+        assert len(server.fake.requests_to("GET", WIZARD)) == 5
         with pytest.raises(kycflow.ConfigurationError):
-            client.call_options({"bogus": 1})  # type: ignore[typeddict-unknown-key]
+            await client.wizard.start(bogus=1)  # type: ignore[call-arg]
+        assert len(server.fake.requests_to("GET", WIZARD)) == 5  # refused before sending
         with pytest.raises(kycflow.ConfigurationError):
             client.with_auth("token")  # type: ignore[arg-type]
 
 
-async def test_one_user_agent_per_request_on_owned_and_borrowed_sessions(server: Server) -> None:
+async def test_uploads_default_to_the_upload_timeout_not_the_clients(server: Api) -> None:
+    # The client's 0.2 s total cap bounds its other calls; an upload (UploadConfig's default:
+    # no total cap) may take longer.
+    server.fake.route("POST", UPLOAD, reply({"data": {"file": "u1/slow.jpg"}}, 201, delay=0.4))
+    server.fake.route("GET", WIZARD, reply(_step(0), delay=0.4))
+    async with _client(server, timeout=0.2, max_retries=0) as client:
+        assert await client.files.upload(JPEG, name="slow.jpg") == "u1/slow.jpg"
+        with pytest.raises(kycflow.APITimeoutError):
+            await client.wizard.start()
+
+
+async def test_one_user_agent_per_request_on_owned_and_borrowed_sessions(server: Api) -> None:
     async with _client(server) as client:
         await client.wizard.start()
     async with aiohttp.ClientSession() as session, _client(server, session=session) as client:
         await client.wizard.start()
-    assert server.user_agents == [[f"kycflow/{kycflow.__version__}"]] * 2
+    assert server.user_agents(WIZARD) == [[f"kycflow/{kycflow.__version__}"]] * 2
 
 
-async def test_submit_body_is_compact_json(server: Server) -> None:
+async def test_submit_body_is_compact_json(server: Api) -> None:
     async with _client(server) as client:
         await client.wizard.submit("p1", 2, ["u1/a.jpg"])
     assert server.submits == [
@@ -302,38 +319,15 @@ async def test_submit_body_is_compact_json(server: Server) -> None:
     ]
 
 
-async def test_large_reply_in_many_chunks_is_read_whole() -> None:
+async def test_large_reply_in_many_chunks_is_read_whole(server: Api) -> None:
     big = {"code": 200, "data": {"types": []}, "uuid": "p1", "workflow": "x" * 300_000}
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        resp.enable_chunked_encoding()
-        resp.content_type = "application/json"
-        await resp.prepare(request)
-        raw = __import__("json").dumps(big).encode()
-        for start in range(0, len(raw), 10_000):
-            await resp.write(raw[start : start + 10_000])
-            await asyncio.sleep(0)
-        await resp.write_eof()
-        return resp
-
-    app = web.Application()
-    app.router.add_get("/api/v2/my/verifications/wizard", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        base = f"http://127.0.0.1:{runner.addresses[0][1]}/api"
-        async with kycflow.Client(base, auth=kycflow.BearerToken("t"), timeout=10.0) as client:
-            step = await client.wizard.start()
-            assert step.workflow == big["workflow"]
-        small = kycflow.Client(base, auth=kycflow.BearerToken("t"), max_response_bytes=100_000)
-        async with small:
-            with pytest.raises(kycflow.ProtocolError, match="max_response_bytes"):
-                await small.wizard.start(max_retries=0)
-    finally:
-        await runner.cleanup()
+    server.fake.route("GET", WIZARD, chunked(big))
+    async with _client(server) as client:
+        step = await client.wizard.start()
+        assert step.workflow == big["workflow"]
+    async with _client(server, max_response_bytes=100_000) as small:
+        with pytest.raises(kycflow.ProtocolError, match="max_response_bytes"):
+            await small.wizard.start(max_retries=0)
 
 
 def test_step_signature_format_is_unchanged() -> None:
@@ -372,9 +366,9 @@ def test_logger_follows_reconfiguration() -> None:
     assert [e["event"] for e in logs] == ["after.replace"]
 
 
-async def test_runner_events_reach_the_callback_when_logging_is_quiet(server: Server) -> None:
+async def test_runner_events_reach_the_callback_when_logging_is_quiet(server: Api) -> None:
     kycflow.configure_logging(logging.WARNING)
-    events: list[WizardEvent] = []
+    events: list[kycflow.WizardEvent] = []
     provider = kycflow.MemoryProvider({2: ("p.jpg", JPEG), 4: ("a.pdf", PDF)})
     async with _client(server) as client:
         result = await kycflow.WizardRunner(client, provider, on_event=events.append).run()
@@ -391,7 +385,7 @@ async def test_runner_events_reach_the_callback_when_logging_is_quiet(server: Se
     ]
 
 
-async def test_runner_events_are_logged_without_a_callback(server: Server) -> None:
+async def test_runner_events_are_logged_without_a_callback(server: Api) -> None:
     kycflow.configure_logging(logging.INFO)
     provider = kycflow.MemoryProvider({2: ("p.jpg", JPEG), 4: ("a.pdf", PDF)})
     async with _client(server) as client:

@@ -1,15 +1,11 @@
-"""Helpers of the reliability tests: hypothesis strategies of hostile replies, and a loopback
-server (in its own thread) replying whatever it is told."""
+"""Helpers of the reliability tests: hypothesis strategies of hostile replies (served by the
+suite's one fake server, ``tests/fakeserver.py``, from a thread of its own)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
 from hypothesis import strategies as st
 
 DEEP_LISTS = b"[" * 10_000 + b"]" * 10_000
@@ -90,69 +86,3 @@ bodies = st.one_of(
     ),
 )
 statuses = st.sampled_from([200, 201, 202, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503])
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b"{}"
-    content_type: str = "application/json"
-
-
-@dataclass
-class ScriptedServer:
-    """A loopback aiohttp server in its own thread, answering every request with ``next``.
-
-    One server serves every hypothesis example; each example sets ``next`` before its call.
-    """
-
-    next: Reply = field(default_factory=Reply)
-    hits: int = 0
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
-        self.hits += 1
-        reply = self.next
-        return web.Response(
-            body=reply.body,
-            status=reply.status,
-            headers={"Content-Type": reply.content_type, "X-Request-Id": "prop-1"},
-        )
-
-    def start(self) -> None:
-        ready = threading.Event()
-
-        async def serve() -> None:
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
-
-        def main() -> None:
-            loop = self._loop = asyncio.new_event_loop()
-            loop.run_until_complete(serve())
-            ready.set()
-            loop.run_forever()
-            assert self._runner is not None
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=main, name="scripted-server", daemon=True)
-        self._thread.start()
-        assert ready.wait(10), "the scripted server did not start"
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)

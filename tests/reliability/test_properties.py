@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeserver import FakeServer, reply
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliakit import (
     DEEP_LISTS,
     DEEP_OBJECTS,
-    Reply,
-    ScriptedServer,
     bodies,
     json_values,
     keyed_dicts,
@@ -205,11 +204,11 @@ def test_refresh_replies_raise_only_kycflow_errors(reply: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def scripted() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    server.start()
+def scripted() -> Iterator[FakeServer]:
+    server = FakeServer()
+    server.start_in_thread()  # one server for every example, each on an event loop of its own
     yield server
-    server.stop()
+    server.stop_thread()
 
 
 async def _call(base_url: str, endpoint: str) -> Any:
@@ -251,9 +250,9 @@ ENDPOINTS = ["history", "details", "wizard", "submit", "upload", "signin", "refr
 @example(endpoint="signin", status=200, body=DEEP_OBJECTS, content_type="application/json")
 @example(endpoint="upload", status=201, body=b"\xff" * 3000, content_type="text/html")
 def test_client_replies_raise_only_kycflow_errors(
-    scripted: ScriptedServer, endpoint: str, status: int, body: bytes, content_type: str
+    scripted: FakeServer, endpoint: str, status: int, body: bytes, content_type: str
 ) -> None:
-    scripted.next = Reply(status, body, content_type)
+    scripted.fallback = reply(status=status, raw=body, content_type=content_type)
     before = scripted.hits
     try:
         result = _run(_call(scripted.base_url, endpoint))

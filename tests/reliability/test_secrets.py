@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import structlog
+from fakeclock import FakeClock
 
 import kycflow
 from kycflow.testing import Faults, Sandbox
@@ -168,6 +169,7 @@ async def test_no_secret_in_logs_errors_or_reprs(capture: tuple[Capture, list[st
                 checkpoint_store=store,
                 checkpoint_key="secret-run",
                 on_event=run_events.append,
+                sleep=FakeClock().sleep,  # the settle after the reset submit: not slept
             )
             result = await runner.run()
             assert result.done

@@ -4,6 +4,7 @@ retried; a POST was applied, so its outcome is unknown and the runner reconciles
 from __future__ import annotations
 
 import pytest
+from fakeclock import FakeClock
 
 import kycflow
 from kycflow.testing import Faults, Sandbox
@@ -61,9 +62,13 @@ async def test_runner_settles_a_cut_short_submit_without_a_duplicate() -> None:
         provider = kycflow.MemoryProvider(
             {2: ("passport.jpg", JPEG), 3: ("selfie.jpg", JPEG), 4: b"%PDF-1.4\n" + bytes(32)}
         )
+        clock = FakeClock()  # the default settle delay, recorded instead of slept
         async with _client(sb, user.access_token) as client:
-            result = await kycflow.WizardRunner(client, provider).run()
+            result = await kycflow.WizardRunner(client, provider, sleep=clock.sleep).run()
         assert result.done
+        backoff, settle = clock.waits  # the cut-short upload's retry, then one settle
+        assert backoff < 2.0
+        assert 2.0 <= settle <= 2.2
         assert result.steps[0].reconciled
         sb.assert_each_step_submitted_once()
         assert len(sb.submissions(user)) == 3

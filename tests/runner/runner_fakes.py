@@ -4,6 +4,12 @@
 step; a submit commits it when the uuid, type and stored paths are right; a submit equal to an
 already-committed one is a duplicate (409, recorded). Faults are injected per user through
 queues, consumed one per call.
+
+Not an HTTP server, on purpose: the runner's unit tests watch what only an in-process client
+can show (how many document streams are open at once, an upload held mid-stream, a process
+"crash" between two calls, the runner's own waits without the transport's retries). The runner
+over the real client and HTTP is tested on the suite's fake server (runner_e2e/
+test_e2e_requests.py) and on the Sandbox (runner_e2e/).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import uuid as uuid_lib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from fakeclock import FakeClock as FakeClock
 
 from kycflow import Document, MemoryProvider, WizardStep
 from kycflow.errors import (
@@ -265,14 +273,3 @@ class FakeClient:
     def __init__(self, state: UserState) -> None:
         self.wizard = FakeWizard(state)
         self.files = FakeFiles(state)
-
-
-class FakeClock:
-    """The runner's clock in tests: records every wait and returns at once (no real sleep)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, delay: float) -> None:
-        self.waits.append(delay)
-        await asyncio.sleep(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,20 +14,10 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from e2ekit import ASSETS, READINGS, Reading, copy_assets  # noqa: E402
+from fakeclock import FakeClock  # noqa: E402
 
 import kycflow.wizard.state  # noqa: E402
 from kycflow.testing import Sandbox, Scenario  # noqa: E402
-
-
-class FakeClock:
-    """The runner's clock in these tests: records every wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, delay: float) -> None:
-        self.waits.append(delay)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture(autouse=True)

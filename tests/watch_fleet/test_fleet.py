@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fleetkit import stop
+from redis_fixtures import stop_process as stop
 
 import kycflow
 from kycflow.testing import Scenario
