@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +45,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
-from throughput import kycflow_mode, measure
+from throughput import kycflow_mode, measure, write_documents
 
 import kycflow
 from kycflow import _telemetry as telemetry
@@ -120,12 +121,16 @@ async def main_async(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in setups}
     rows: list[tuple[object, ...]] = []
     spans_seen: dict[str, int] = {}
-    with _bench.sandbox_process(cpus=sandbox_cpus) as sandbox:
+    with (
+        _bench.sandbox_process(cpus=sandbox_cpus) as sandbox,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        docs = Path(tmp)
         async with (
             _bench.Admin(sandbox) as admin,
             kycflow.Client(sandbox.base_url, connection_limit=args.concurrency) as client,
         ):
-            flow = kycflow_mode(client)
+            flow = kycflow_mode(client, kycflow.DirectoryProvider(write_documents(docs)))
             for name in setups:  # warm-up: pools, caches, imports, instruments
                 use(name)
                 await measure(admin, sandbox, flow, min(args.flows, 200), args.concurrency)
