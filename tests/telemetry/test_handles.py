@@ -7,11 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -106,26 +102,14 @@ def test_a_failed_upload_and_a_cancelled_one(otel: Any) -> None:
     assert _points(otel.reader, "kycflow.upload.size") == {}  # neither stored a byte
 
 
-def test_unsampled_spans_record_their_metrics_and_export_nothing() -> None:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    assert telemetry.configure_telemetry(
-        tracer_provider=tracer_provider, meter_provider=meter_provider
-    )
-    try:
-        with telemetry.step_span(1) as step:
-            with telemetry.http_span("POST", URL, "/v2/my/verifications", 1) as http:
-                http.status(500)
-            step.refused(2)
-    finally:
-        telemetry.configure_telemetry()
-    assert exporter.get_finished_spans() == ()
-    [http_point] = _points(reader, "http.client.request.duration").values()
+def test_unsampled_spans_record_their_metrics_and_export_nothing(make_otel: Any) -> None:
+    otel = make_otel(ALWAYS_OFF)
+    with telemetry.step_span(1) as step:
+        with telemetry.http_span("POST", URL, "/v2/my/verifications", 1) as http:
+            http.status(500)
+        step.refused(2)
+    assert otel.spans() == []
+    [http_point] = _points(otel.reader, "http.client.request.duration").values()
     assert http_point.attributes["error.type"] == "500"
-    [step_point] = _points(reader, "kycflow.step.duration")
+    [step_point] = _points(otel.reader, "kycflow.step.duration")
     assert step_point == (("kycflow.step.outcome", "refused"),)
-    meter_provider.shutdown()
-    tracer_provider.shutdown()

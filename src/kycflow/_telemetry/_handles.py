@@ -11,9 +11,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-if TYPE_CHECKING:
-    from types import TracebackType
+from ._types import Block
 
+if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram
 
     from ._types import CommittedStep, RunStateView
@@ -53,7 +53,7 @@ def outcome_of(exc_type: type[BaseException] | None, ok: str) -> tuple[str, str 
     return "failed", error_type(exc_type)
 
 
-class _Handle:
+class _Handle(Block):
     """A span around a ``with`` block, current in it when ``current`` (so that what runs inside
     nests under it); a no-op while no SDK records spans."""
 
@@ -88,20 +88,6 @@ class _Handle:
                 span.set_status(Status(StatusCode.ERROR))
             span.set_attributes(attributes)
         span.end()
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(exc_type)
-
-    def close(self, exc_type: type[BaseException] | None) -> None:
-        raise NotImplementedError
 
 
 class RunHandle(_Handle):
