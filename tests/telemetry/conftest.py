@@ -53,18 +53,19 @@ MakeOtel = Callable[..., Otel]
 
 @pytest.fixture
 def make_otel() -> Iterator[MakeOtel]:
-    """``make_otel(sampler=None)``: an SDK handed to kycflow (with ``sampler``, else the SDK's
-    default) until the test ends."""
+    """``make_otel(sampler=None, kycflow_tracer=None)``: an SDK handed to kycflow (with
+    ``sampler``, else the SDK's default; ``kycflow_tracer`` instead of its tracer provider)
+    until the test ends."""
     made: list[Otel] = []
 
-    def make(sampler: Sampler | None = None) -> Otel:
+    def make(sampler: Sampler | None = None, *, kycflow_tracer: Any = None) -> Otel:
         exporter = InMemorySpanExporter()
         tracer_provider = TracerProvider(**({} if sampler is None else {"sampler": sampler}))
         tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
         reader = InMemoryMetricReader()
         meter_provider = MeterProvider(metric_readers=[reader])
         assert telemetry.configure_telemetry(
-            tracer_provider=tracer_provider, meter_provider=meter_provider
+            tracer_provider=kycflow_tracer or tracer_provider, meter_provider=meter_provider
         )
         made.append(
             Otel(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
@@ -113,3 +114,15 @@ def test_unsampled_spans_record_their_metrics_and_export_nothing(make_otel: Any)
     assert http_point.attributes["error.type"] == "500"
     [step_point] = _points(otel.reader, "kycflow.step.duration")
     assert step_point == (("kycflow.step.outcome", "refused"),)
+
+
+def test_metrics_only_makes_no_span_and_hides_no_app_span(make_otel: Any) -> None:
+    otel = make_otel(kycflow_tracer=trace.NoOpTracerProvider())
+    with otel.tracer.start_as_current_span("app") as app, telemetry.step_span(1) as step:
+        with telemetry.http_span("GET", URL, "/v2/my/files", 1) as http:
+            http.status(200)
+        assert trace.get_current_span() is app  # the app's own spans still nest under it
+        step.refused(2)
+    assert [s.name for s in otel.spans()] == ["app"]
+    assert len(_points(otel.reader, "http.client.request.duration")) == 1
+    assert len(_points(otel.reader, "kycflow.step.duration")) == 1

@@ -86,8 +86,13 @@ class OtelBackend:
         meter = metrics.get_meter(
             SCOPE, __version__, meter_provider=meter_provider, schema_url=SCHEMA_URL
         )
+        # An explicit provider settles it (a no-op one: metrics only, no span at all); the
+        # global one is looked at until an SDK is set.
         self._tracing = tracer_provider is not None
         self._recheck_at = 0.0
+        if isinstance(tracer_provider, trace.NoOpTracerProvider):
+            self._recheck_at = float("inf")
+            self._tracing = False
         self.counts = _Counts()
         self.count = self.counts.add
         self.http_duration = meter.create_histogram(
