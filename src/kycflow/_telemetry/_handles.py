@@ -54,8 +54,8 @@ def outcome_of(exc_type: type[BaseException] | None, ok: str) -> tuple[str, str 
 
 
 class _Handle(Block):
-    """A span around a ``with`` block, current in it when ``current`` (so that what runs inside
-    nests under it); a no-op while no SDK records spans."""
+    """A span around a ``with`` block: an INTERNAL one is current in it (what runs inside
+    nests under it), a CLIENT one is not; no span while no SDK records spans."""
 
     __slots__ = ("backend", "span", "token")
 
