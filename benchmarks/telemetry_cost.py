@@ -280,6 +280,20 @@ def bare_flow(tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
     }
     metric = {k: {**a, "http.response.status_code": c} for k, (a, c) in requests.items()}
     outcome = {"kycflow.step.outcome": "committed"}
+    upload_attributes = {"kycflow.document_type.id": 2, "kycflow.upload.size": 4936}
+    step_end = {
+        "kycflow.document_type.id": 2,
+        "kycflow.step.file_count": 1,
+        "kycflow.step.reconciled": False,
+        "kycflow.step.refused": False,
+        "kycflow.step.outcome": "committed",
+    }
+    run_end = {
+        "kycflow.run.outcome": "completed",
+        "kycflow.run.steps": 3,
+        "kycflow.run.retries": 0,
+        "kycflow.run.resumed": False,
+    }
 
     def http(method: str, template: str) -> None:
         attributes, code = requests[method, template]
@@ -302,19 +316,15 @@ def bare_flow(tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
         http("GET", "/v2/my/verifications/wizard")
         for number in (1, 2, 3):
             step, step_token = current("step", {"kycflow.step.number": number})
-            upload, upload_token = current("upload", {"kycflow.document_type.id": 2})
+            upload, upload_token = current("upload", upload_attributes)
             http("POST", "/v2/my/files")
             end(upload, upload_token, {})
             http("POST", "/v2/my/verifications")
             if number < 3:
                 http("GET", "/v2/my/verifications/wizard")
             step_duration.record(0.1, outcome)
-            end(
-                step,
-                step_token,
-                {"kycflow.step.outcome": "committed", "kycflow.step.file_count": 1},
-            )
-        end(run, run_token, {"kycflow.run.outcome": "completed", "kycflow.run.steps": 3})
+            end(step, step_token, dict(step_end))
+        end(run, run_token, dict(run_end))
 
     return flow
 

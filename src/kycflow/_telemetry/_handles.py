@@ -58,11 +58,11 @@ class _Handle(Block):
     nests under it), a CLIENT one is not; no span while no SDK records spans."""
 
     __slots__ = ("backend", "span", "token")
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.span: Any = None
-        self.token: Any = None
+    # Subclasses set all three in their own __init__ (no super() call: these are made per
+    # request, and every call counts next to the SDK's own work).
+    backend: Backend
+    span: Any
+    token: Any
 
     def _open(self, name: str, attributes: Attributes, kind: SpanKind = SpanKind.INTERNAL) -> None:
         backend = self.backend
@@ -94,7 +94,7 @@ class RunHandle(_Handle):
     __slots__ = ("run_id", "state")
 
     def __init__(self, backend: Backend, run_id: str, state: RunStateView) -> None:
-        super().__init__(backend)
+        self.backend, self.span, self.token = backend, None, None
         self.run_id = run_id
         self.state = state
 
@@ -129,7 +129,7 @@ class StepHandle(_Handle):
     __slots__ = ("attributes", "number", "refusal", "started")
 
     def __init__(self, backend: Backend, number: int) -> None:
-        super().__init__(backend)
+        self.backend, self.span, self.token = backend, None, None
         self.number = number
         self.attributes: Attributes = {}
         self.refusal = False
@@ -142,13 +142,12 @@ class StepHandle(_Handle):
 
     def committed(self, step: CommittedStep, *, refused: bool) -> None:
         self.refusal = refused
-        if self._live() is not None:
-            self.attributes = {
-                "kycflow.document_type.id": step.type_id,
-                "kycflow.step.file_count": len(step.files),
-                "kycflow.step.reconciled": step.reconciled,
-                "kycflow.step.refused": refused,
-            }
+        self.attributes = {
+            "kycflow.document_type.id": step.type_id,
+            "kycflow.step.file_count": len(step.files),
+            "kycflow.step.reconciled": step.reconciled,
+            "kycflow.step.refused": refused,
+        }
 
     def refused(self, type_id: int) -> None:
         self.refusal = True
@@ -175,7 +174,7 @@ class UploadHandle(_Handle):
     __slots__ = ("size", "type_id")
 
     def __init__(self, backend: Backend, type_id: int, size: int | None) -> None:
-        super().__init__(backend)
+        self.backend, self.span, self.token = backend, None, None
         self.type_id = type_id
         self.size = size
 
@@ -231,7 +230,7 @@ class HttpHandle(_Handle):
     __slots__ = ("attempt", "code", "request", "started")
 
     def __init__(self, backend: Backend, request: Request, attempt: int) -> None:
-        super().__init__(backend)
+        self.backend, self.span, self.token = backend, None, None
         self.request = request
         self.attempt = attempt
         self.code = 0
@@ -256,7 +255,9 @@ class HttpHandle(_Handle):
             error: str | None = error_type(exc_type)
         else:
             error = str(code) if code >= 400 else None
-        self.backend.http_duration.record(elapsed, self.request.metric_attributes(code, error))
+        request = self.request
+        metric = request.outcomes.get((code, error)) or request.metric_attributes(code, error)
+        self.backend.http_duration.record(elapsed, metric)
         attributes: Attributes | None = None
         if code:
             attributes = {"http.response.status_code": code}
