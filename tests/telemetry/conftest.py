@@ -3,7 +3,7 @@ metric reader, handed to kycflow for the test only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace import Tracer
 
 import kycflow._telemetry as telemetry
@@ -47,21 +48,41 @@ class Otel:
         return out
 
 
+MakeOtel = Callable[..., Otel]
+
+
 @pytest.fixture
-def otel() -> Iterator[Otel]:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    assert telemetry.configure_telemetry(
-        tracer_provider=tracer_provider, meter_provider=meter_provider
-    )
-    try:
-        yield Otel(
-            exporter, reader, tracer_provider.get_tracer("app"), tracer_provider, meter_provider
+def make_otel() -> Iterator[MakeOtel]:
+    """``make_otel(sampler=None, kycflow_tracer=None)``: an SDK handed to kycflow (with
+    ``sampler``, else the SDK's default; ``kycflow_tracer`` instead of its tracer provider)
+    until the test ends."""
+    made: list[Otel] = []
+
+    def make(sampler: Sampler | None = None, *, kycflow_tracer: Any = None) -> Otel:
+        exporter = InMemorySpanExporter()
+        tracer_provider = TracerProvider(**({} if sampler is None else {"sampler": sampler}))
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        reader = InMemoryMetricReader()
+        meter_provider = MeterProvider(metric_readers=[reader])
+        assert telemetry.configure_telemetry(
+            tracer_provider=kycflow_tracer or tracer_provider, meter_provider=meter_provider
         )
+        made.append(
+            Otel(
+                exporter, reader, tracer_provider.get_tracer("app"), tracer_provider, meter_provider
+            )
+        )
+        return made[-1]
+
+    try:
+        yield make
     finally:
         telemetry.configure_telemetry()  # back to the default: the global providers
-        meter_provider.shutdown()
-        tracer_provider.shutdown()
+        for otel in made:
+            otel.meter_provider.shutdown()
+            otel.tracer_provider.shutdown()
+
+
+@pytest.fixture
+def otel(make_otel: MakeOtel) -> Otel:
+    return make_otel()

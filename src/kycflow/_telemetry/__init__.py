@@ -13,12 +13,9 @@ path or a full URL. See docs/observability.md for each span and metric.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._types import CommittedStep, RunStateView
-
-if TYPE_CHECKING:
-    from types import TracebackType
+from ._types import Block, CommittedStep, RunStateView
 
 __all__ = [
     "CommittedStep",
@@ -39,21 +36,10 @@ DISABLE_ENV = "KYCFLOW_OTEL_DISABLED"
 """Set to ``1`` (or ``true``) to turn kycflow's instrumentation off even with the API installed."""
 
 
-class _Null:
+class _Null(Block):
     """The span handle of every hook while instrumentation is off: stateless, shared."""
 
     __slots__ = ()
-
-    def __enter__(self) -> _Null:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
 
     def status(self, code: int) -> None:
         """Note the HTTP reply's status code."""

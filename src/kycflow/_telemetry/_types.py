@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["CommittedStep", "RunStateView"]
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["Block", "CommittedStep", "RunStateView"]
+
+
+class Block:
+    """A hook's ``with`` block: its end calls ``close`` with the exception's type, if any."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(exc_type)
+
+    def close(self, exc_type: type[BaseException] | None) -> None:
+        """Record how the block ended (``exc_type``: None, or what it raised)."""
 
 
 class CommittedStep(Protocol):
