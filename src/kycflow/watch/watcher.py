@@ -147,6 +147,7 @@ class LevelWatcher:
         user = self._users.pop(key, None)
         if user is None:
             return Done(False)
+        user.removed = True  # a poll in flight delivers nothing after this
         user.generation += 1  # its heap entry is now stale
         if not self._users:
             self._idle.set()
@@ -286,6 +287,7 @@ class LevelWatcher:
         return entries
 
     async def _failed(self, user: Watched, exc: KycflowError) -> None:
+        reported = not user.removed  # a key removed mid-poll hears nothing more of it
         transient = isinstance(exc, CursorStoreError) or is_transient(exc)
         _log.warning(
             "watch_poll_failed", key=user.key, error=type(exc).__name__, transient=transient
@@ -296,5 +298,5 @@ class LevelWatcher:
                 self._schedule(user, self._poll.delay(user.empty, self._rng))
             else:  # a refused token or a missing resource will not mend by waiting
                 self.remove(user.key)
-        if self._on_error is not None:
+        if self._on_error is not None and reported:
             await call_maybe_async(self._on_error, user.key, exc)
