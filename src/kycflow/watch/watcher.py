@@ -1,6 +1,5 @@
-"""``LevelWatcher``: learn when levels are granted, for one user or a hundred thousand.
-
-One scheduler task keeps every watched user in a heap by the time of its next poll; due users
+"""``LevelWatcher``: learn when levels are granted, for one user or a hundred thousand. One
+scheduler task keeps every watched user in a heap by the time of its next poll; due users
 are polled over the client's one connection pool, at most ``concurrency`` at a time and at most
 ``max_rps`` requests a second in all (a token bucket). Each user's polls start often (right
 after ``add`` or ``touch``: a wizard just ended) and back off toward ``poll.maximum``.
@@ -142,13 +141,12 @@ class LevelWatcher:
         return Done(None)
 
     def remove(self, key: str) -> Done:
-        """Stop watching ``key`` (its cursor stays in the store). The result is truthy (and
-        awaits to True) if it was watched."""
+        """Stop watching ``key``: nothing more is delivered for it, not even by a poll in flight
+        (its cursor stays in the store). Truthy (awaits to True) if it was watched."""
         user = self._users.pop(key, None)
         if user is None:
             return Done(False)
-        user.removed = True  # a poll in flight delivers nothing after this
-        user.generation += 1  # its heap entry is now stale
+        user.removed, user.generation = True, user.generation + 1  # its heap entry is stale
         if not self._users:
             self._idle.set()
         return Done(True)
