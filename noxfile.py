@@ -4,8 +4,8 @@
 ``nox`` runs them on Python 3.11.
 
 The suite runs on the oldest aiohttp ``pyproject.toml`` declares (3.10, its latest patch) and on
-the newest. Tests marked ``aioresponses`` (none today: every behaviour is proven on a loopback
-server) run on the oldest only, as aioresponses 0.7.9 breaks on aiohttp 3.14.
+the newest. Tests marked ``aioresponses`` (failures a loopback server cannot stage: DNS, TLS,
+unreachable networks) run on the oldest only, as aioresponses 0.7.9 breaks on aiohttp 3.14.
 """
 
 from __future__ import annotations

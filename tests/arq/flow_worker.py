@@ -1,8 +1,10 @@
 """A worker process of the shared flow-control test: ``python flow_worker.py REDIS BASE N RATE``.
 
 It opens a Client whose coordinator is a RedisCoordinator on REDIS (rate RATE, or "none"),
-prints "ready", waits for a line on stdin, makes N concurrent GETs to BASE/thing and prints the
-statuses (or error names) as JSON.
+prints "ready", waits for a line on stdin, makes N concurrent GETs to BASE/thing and prints, as
+JSON, the statuses (or error names) and the admitted rate hits: for each, the wall-clock times
+just before and just after the limiter's Redis call, between which the limiter took the
+timestamp its moving window counts (the processes share the machine's clock).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from typing import Any
 
 import redis.asyncio
 
@@ -21,6 +25,19 @@ async def main(redis_url: str, base: str, n: int, rate: str) -> None:
     conn = redis.asyncio.Redis.from_url(redis_url)
     coordinator = RedisCoordinator(conn, rate=None if rate == "none" else rate, prefix="t:flow:")
     transport = Transport(base, allow_insecure_http=True, coordinator=coordinator)
+    admitted: list[tuple[float, float]] = []
+    limiter = coordinator._limiter  # the test checks what the limiter itself admitted
+    if limiter is not None:
+        hit = limiter.hit
+
+        async def timed_hit(*args: Any) -> bool:
+            before = time.time()
+            ok = bool(await hit(*args))
+            if ok:
+                admitted.append((before, time.time()))
+            return ok
+
+        limiter.hit = timed_hit
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     options = CallOptions(make_timeout(10.0), 2, 20.0)
@@ -36,7 +53,7 @@ async def main(redis_url: str, base: str, n: int, rate: str) -> None:
     finally:
         await transport.aclose()
         await conn.aclose()
-    print(json.dumps(results), flush=True)
+    print(json.dumps({"statuses": results, "admitted": admitted}), flush=True)
 
 
 if __name__ == "__main__":

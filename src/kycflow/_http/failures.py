@@ -44,7 +44,9 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     name = type(exc).__name__
     if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
         return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
-    if isinstance(exc, aiohttp.ClientSSLError | ssl_module.SSLError):
+    # A pinned fingerprint is checked while connecting, before anything is sent.
+    tls = aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch | ssl_module.SSLError
+    if isinstance(exc, tls):
         return Failure.TLS, APITLSError(f"TLS handshake with the server failed ({name})")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Failure.CONNECT, APIConnectError(

@@ -38,6 +38,11 @@ class Watched:
     generation: int = 0
     busy: bool = False
     again: bool = False
+    removed: bool = False
+    """Set by ``remove``: this user's in-flight poll delivers nothing more and saves no cursor."""
+
+
+_Queued = tuple[LevelGranted, Watched, asyncio.Future[bool]]
 
 
 class Delivery:
@@ -46,7 +51,7 @@ class Delivery:
     def __init__(self, store: CursorStore, on_grant: GrantCallback | None, use_queue: bool) -> None:
         self._store = store
         self._on_grant = on_grant
-        self._queue: asyncio.Queue[tuple[LevelGranted, asyncio.Future[None]] | None] | None = (
+        self._queue: asyncio.Queue[_Queued | None] | None = (
             asyncio.Queue(WATCH_QUEUE_SIZE) if use_queue else None
         )
 
@@ -59,10 +64,12 @@ class Delivery:
             if item is None:
                 self._queue.put_nowait(None)  # let any other iterator end too
                 return
-            event, taken = item
-            if not taken.done():
-                taken.set_result(None)
-            yield event
+            event, user, taken = item
+            if taken.done():
+                continue
+            taken.set_result(not user.removed)
+            if not user.removed:  # removed while queued: not handed over, its cursor not saved
+                yield event
 
     def close(self) -> None:
         """End the ``events()`` iterators (events not yet taken are dropped)."""
@@ -74,8 +81,8 @@ class Delivery:
         """Deliver the entries after the user's cursor; True once the awaited level came."""
         matcher = user.matcher
         fresh, cursor, done = plan_delivery(entries, user.cursor, matcher, user.since)
-        if done:
-            return True  # granted and delivered before (an earlier run of this key)
+        if done or user.removed:
+            return done  # granted and delivered before (an earlier run of this key), or removed
         if user.cursor is None:
             user.cursor = cursor
             if not fresh:
@@ -86,7 +93,8 @@ class Delivery:
             event = LevelGranted(
                 user.key, entry, entry.previous_level, entry.current_level, awaited
             )
-            await self.deliver(event)
+            if user.removed or not await self.deliver(user, event):
+                return done  # removed (by the callback too): no event and no cursor after that
             level = entry.current_level
             telemetry.record_grant(level.name or level.id if level is not None else None)
             cursor = advance(cursor, entry)
@@ -95,10 +103,14 @@ class Delivery:
             done = done or awaited
         return done
 
-    async def deliver(self, event: LevelGranted) -> None:
+    async def deliver(self, user: Watched, event: LevelGranted) -> bool:
+        """Hand ``event`` over; False if ``user`` was removed before anyone took it."""
+        delivered = False
         if self._on_grant is not None:
             await call_maybe_async(self._on_grant, event)
-        if self._queue is not None:
-            taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            await self._queue.put((event, taken))
-            await taken
+            delivered = True
+        if self._queue is not None and not user.removed:
+            taken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            await self._queue.put((event, user, taken))
+            delivered = await taken or delivered
+        return delivered

@@ -1,6 +1,5 @@
-"""``LevelWatcher``: learn when levels are granted, for one user or a hundred thousand.
-
-One scheduler task keeps every watched user in a heap by the time of its next poll; due users
+"""``LevelWatcher``: learn when levels are granted, for one user or a hundred thousand. One
+scheduler task keeps every watched user in a heap by the time of its next poll; due users
 are polled over the client's one connection pool, at most ``concurrency`` at a time and at most
 ``max_rps`` requests a second in all (a token bucket). Each user's polls start often (right
 after ``add`` or ``touch``: a wizard just ended) and back off toward ``poll.maximum``.
@@ -142,12 +141,12 @@ class LevelWatcher:
         return Done(None)
 
     def remove(self, key: str) -> Done:
-        """Stop watching ``key`` (its cursor stays in the store). The result is truthy (and
-        awaits to True) if it was watched."""
+        """Stop watching ``key``: nothing more is delivered for it, not even by a poll in flight
+        (its cursor stays in the store). Truthy (awaits to True) if it was watched."""
         user = self._users.pop(key, None)
         if user is None:
             return Done(False)
-        user.generation += 1  # its heap entry is now stale
+        user.removed, user.generation = True, user.generation + 1  # its heap entry is stale
         if not self._users:
             self._idle.set()
         return Done(True)
@@ -286,6 +285,7 @@ class LevelWatcher:
         return entries
 
     async def _failed(self, user: Watched, exc: KycflowError) -> None:
+        reported = not user.removed  # a key removed mid-poll hears nothing more of it
         transient = isinstance(exc, CursorStoreError) or is_transient(exc)
         _log.warning(
             "watch_poll_failed", key=user.key, error=type(exc).__name__, transient=transient
@@ -296,5 +296,5 @@ class LevelWatcher:
                 self._schedule(user, self._poll.delay(user.empty, self._rng))
             else:  # a refused token or a missing resource will not mend by waiting
                 self.remove(user.key)
-        if self._on_error is not None:
+        if self._on_error is not None and reported:
             await call_maybe_async(self._on_error, user.key, exc)
