@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import random
 import ssl as ssl_module
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Self, TypedDict, Unpack
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Self, Unpack
 
 import aiohttp
 from pydantic import SecretStr
 
 from ._constants import (
-    ALLOWED_CONTENT_TYPES,
     DEFAULT_CONNECTION_LIMIT,
     DEFAULT_CONNECTION_LIMIT_PER_HOST,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TOTAL_TIMEOUT,
-    DEFAULT_UPLOAD_TOTAL_TIMEOUT,
     INITIAL_BACKOFF,
     MAX_BACKOFF,
     MAX_RESPONSE_BYTES,
     MAX_RETRY_AFTER,
     MAX_UPLOAD_BYTES,
     TOKEN_REFRESH_MARGIN,
-    UPLOAD_CHUNK_BYTES,
-    UPLOAD_FIELD,
-    UPLOAD_PATH,
 )
+from ._http.context import Response
 from ._http.coordination import RequestCoordinator
+from ._http.decoding import decode_json
 from ._http.flow_control import RetryBudget
+from ._http.options import (
+    CallOptions,
+    RequestOptions,
+    TimeoutArg,
+    TransportOptions,
+    check_deadline,
+    check_option_keys,
+    check_retries,
+    resolve_call_options,
+)
 from ._http.retry import RetryPolicy
-from ._http.transport import BodyFactory, CallOptions, Response, Transport, make_timeout
-from ._http.wire import decode_json, upload_path_from_payload
+from ._http.seam import AsyncTransport, StreamBody
+from ._http.timeouts import make_timeout
+from ._http.transport import Transport
 from .auth import (
     Auth,
     FactorChoiceCallback,
@@ -45,6 +53,8 @@ from .auth import (
     sign_in,
 )
 from .errors import ConfigurationError
+from .resources._client import UploadConfig
+from .resources._raw import RAW_REPLIES, RawResponses
 from .resources.documents import Documents
 from .resources.files import Files
 from .resources.verifications import Verifications
@@ -52,55 +62,20 @@ from .resources.wizard import Wizard
 
 __all__ = ["Client", "RequestOptions", "UploadConfig"]
 
-TimeoutArg = float | aiohttp.ClientTimeout | None
-
-
-class RequestOptions(TypedDict, total=False):
-    """Per-call overrides every endpoint method accepts as keyword arguments."""
-
-    timeout: TimeoutArg
-    """Seconds for the whole attempt (or a ``ClientTimeout``)."""
-    max_retries: int
-    """Retries after the first attempt."""
-    deadline: float | None
-    """Seconds for the whole call, retries and waits included (None: no deadline)."""
-    extra_headers: Mapping[str, str]
-    """Headers added to this call."""
-
-
-_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
-
 
 @dataclass(frozen=True, slots=True)
-class UploadConfig:
-    """How ``files.upload`` talks to the server (NOTES.md's contract by default).
+class _State:
+    """A client's (or view's) settings: views replace ``auth`` or the call defaults."""
 
-    ``extract(payload)`` returns the stored path from the decoded reply (None if absent).
-    ``timeout`` is the default for uploads: None means no total cap (large files take long)
-    while connecting and each socket read stay bounded.
-    """
-
-    path: str = UPLOAD_PATH
-    field: str = UPLOAD_FIELD
-    extract: Callable[[Any], str | None] = upload_path_from_payload
-    chunk_size: int = UPLOAD_CHUNK_BYTES
-    timeout: TimeoutArg = DEFAULT_UPLOAD_TOTAL_TIMEOUT
-    allowed_types: Collection[str] = ALLOWED_CONTENT_TYPES
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    timeout: aiohttp.ClientTimeout
-    max_retries: int
-    deadline: float | None
-
-    options: CallOptions = field(init=False, compare=False)
-    """These settings as the options of a call without overrides (shared by every view)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "options", CallOptions(self.timeout, self.max_retries, self.deadline)
-        )
+    transport: Transport
+    auth: Auth | None
+    defaults: CallOptions
+    """The options of a call without overrides (shared by every call of the view)."""
+    upload: UploadConfig
+    max_upload_bytes: int
+    root: bool = True
+    upload_defaults: list[CallOptions] = field(default_factory=list, compare=False)
+    """The upload defaults, resolved on the first upload (an invalid timeout raises there)."""
 
 
 class Client:
@@ -108,8 +83,10 @@ class Client:
 
     Use it as an async context manager (or ``await client.aclose()``). It owns one aiohttp
     session, created on the first request, unless ``session`` is given (then it never closes
-    it). ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
-    The endpoints are grouped under ``verifications``, ``wizard``, ``files`` and ``documents``.
+    it); ``transport`` (an ``kycflow.transport.AsyncTransport``) replaces aiohttp altogether.
+    ``with_auth`` and ``with_options`` return cheap views sharing the same connection pool.
+    The endpoints are grouped under ``verifications``, ``wizard``, ``files`` and ``documents``;
+    ``with_raw_response`` gives their replies' request ids, statuses and headers.
 
     Flow control is client-wide (shared by every view): ``retry_budget`` (a ``RetryBudget``,
     the AWS SDKs' standard retry quota by default; ``RetryBudget(capacity=None)`` disables it)
@@ -128,6 +105,7 @@ class Client:
         deadline: float | None = DEFAULT_DEADLINE,
         session: aiohttp.ClientSession | None = None,
         connector: aiohttp.BaseConnector | None = None,
+        transport: AsyncTransport | None = None,
         upload: UploadConfig | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -142,12 +120,9 @@ class Client:
         retry_budget: RetryBudget | None = None,
         coordinator: RequestCoordinator | None = None,
     ) -> None:
-        if auth is not None and not isinstance(auth, Auth):
-            raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
-        transport = Transport(
-            base_url,
-            session=session,
-            connector=connector,
+        if auth is not None:
+            _check_auth(auth)
+        options = TransportOptions.of(
             allow_insecure_http=allow_insecure_http,
             max_response_bytes=max_response_bytes,
             connection_limit=connection_limit,
@@ -160,56 +135,35 @@ class Client:
             retry_budget=retry_budget,
             coordinator=coordinator,
         )
-        self._init(
-            transport,
-            auth,
-            _Settings(
-                make_timeout(timeout), _check_retries(max_retries), _check_deadline(deadline)
-            ),
-            upload or UploadConfig(),
-            max_upload_bytes,
-            root=True,
+        sender = Transport(
+            base_url, options, transport=transport, session=session, connector=connector
         )
+        defaults = CallOptions(
+            make_timeout(timeout), check_retries(max_retries), check_deadline(deadline)
+        )
+        self._bind(_State(sender, auth, defaults, upload or UploadConfig(), max_upload_bytes))
 
-    def _init(
-        self,
-        transport: Transport,
-        auth: Auth | None,
-        settings: _Settings,
-        upload: UploadConfig,
-        max_upload_bytes: int,
-        *,
-        root: bool,
-    ) -> None:
-        self._transport = transport
-        self._auth = auth
-        self._settings = settings
-        self._upload = upload
-        self._max_upload_bytes = max_upload_bytes
-        self._root = root
-        # Resolved once per view: most calls pass no override and reuse these as they are.
-        self._defaults = settings.options
-        self._upload_defaults: CallOptions | None = None  # on first upload: it may raise
-        self._requester: Requester | None = _AuthRequester(self) if auth is not None else None
+    def _bind(self, state: _State) -> None:
+        """The one construction path (of the client, and of each view, a copy of it)."""
+        self._state = state
+        self._transport = state.transport
+        self._auth = state.auth
+        self._requester: Requester | None = _AuthRequester(self) if state.auth is not None else None
         self._verifications = Verifications(self)
         self._wizard = Wizard(self)
         self._files = Files(self)
         self._documents = Documents(self)
 
-    def _view(self, auth: Auth | None, settings: _Settings) -> Client:
-        view = object.__new__(type(self))
-        view._init(
-            self._transport, auth, settings, self._upload, self._max_upload_bytes, root=False
-        )
-        if settings is self._settings:  # same defaults: share the resolved upload options
-            if self._upload_defaults is None:
-                with contextlib.suppress(ConfigurationError):  # raised again on upload
-                    self._upload_defaults = self._resolve_upload_defaults()
-            view._upload_defaults = self._upload_defaults
+    def _view(self, **changes: Any) -> Client:
+        view = copy.copy(self)
+        state = self._state
+        shared = "defaults" not in changes  # same defaults: share the resolved upload options
+        changes.setdefault("upload_defaults", state.upload_defaults if shared else [])
+        view._bind(replace(state, root=False, **changes))
         return view
 
     def __repr__(self) -> str:
-        kind = "Client" if self._root else "Client view"
+        kind = "Client" if self._state.root else "Client view"
         return f"<{kind} {self._transport.base_url} auth={type(self._auth).__name__}>"
 
     # The endpoint groups: one read-only property each, built once per client or view.
@@ -234,6 +188,12 @@ class Client:
         return self._documents
 
     @property
+    def with_raw_response(self) -> RawResponses:
+        """The endpoint groups returning ``RawResponse`` (``.request_id``, ``.status_code``,
+        ``.headers``, ``.parse()``): ``await client.with_raw_response.wizard.start()``."""
+        return RawResponses(self._verifications, self._wizard, self._files, self._documents)
+
+    @property
     def base_url(self) -> str:
         """The API base URL (like ``https://host.name/api``)."""
         return self._transport.base_url
@@ -245,45 +205,36 @@ class Client:
 
     @property
     def transport(self) -> Transport:
-        """The shared transport (one connection pool for the client and all its views)."""
+        """The shared call path (one connection pool for the client and all its views)."""
         return self._transport
 
     @property
     def upload_config(self) -> UploadConfig:
         """How uploads are sent."""
-        return self._upload
+        return self._state.upload
 
     @property
     def max_upload_bytes(self) -> int:
         """The largest document ``files.upload`` accepts."""
-        return self._max_upload_bytes
+        return self._state.max_upload_bytes
 
     def with_auth(self, auth: Auth | None) -> Client:
         """A view that sends ``auth``, sharing this client's pool (opens nothing)."""
         if auth is not None:
             _check_auth(auth)
-        return self._view(auth, self._settings)
+        return self._view(auth=auth)
 
     def with_options(self, **options: Unpack[RequestOptions]) -> Client:
         """A view with other defaults (``timeout``, ``max_retries``, ``deadline``)."""
-        _check_option_keys(options)
+        check_option_keys(options)
         if "extra_headers" in options:
             raise ConfigurationError("extra_headers is a per-call option only")
-        settings = self._settings
-        return self._view(
-            self._auth,
-            _Settings(
-                make_timeout(options["timeout"]) if "timeout" in options else settings.timeout,
-                _check_retries(options.get("max_retries", settings.max_retries)),
-                _check_deadline(options["deadline"])
-                if "deadline" in options
-                else settings.deadline,
-            ),
-        )
+        defaults = self._state.defaults
+        return self._view(defaults=resolve_call_options(defaults, options, defaults.timeout))
 
     async def aclose(self) -> None:
         """Close the pool if this is the root client and it owns the session (views: no-op)."""
-        if self._root:
+        if self._state.root:
             await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
@@ -295,34 +246,18 @@ class Client:
     def call_options(self, overrides: RequestOptions, *, upload: bool = False) -> CallOptions:
         """Resolve per-call overrides against this client's defaults (``upload``: the upload
         config's timeout is the default)."""
+        state = self._state
+        if not upload:
+            if not overrides:
+                return state.defaults
+            return resolve_call_options(state.defaults, overrides, state.defaults.timeout)
+        if not state.upload_defaults:
+            timeout = make_timeout(state.upload.timeout)
+            state.upload_defaults.append(replace(state.defaults, timeout=timeout))
+        upload_defaults = state.upload_defaults[0]
         if not overrides:
-            if not upload:
-                return self._defaults
-            if self._upload_defaults is None:
-                self._upload_defaults = self._resolve_upload_defaults()
-            return self._upload_defaults
-        _check_option_keys(overrides)
-        settings = self._settings
-        if "timeout" in overrides:
-            timeout = make_timeout(overrides["timeout"])
-        elif upload:
-            timeout = make_timeout(self._upload.timeout)
-        else:
-            timeout = settings.timeout
-        return CallOptions(
-            timeout=timeout,
-            max_retries=_check_retries(overrides.get("max_retries", settings.max_retries)),
-            deadline=_check_deadline(overrides["deadline"])
-            if "deadline" in overrides
-            else settings.deadline,
-            extra_headers=overrides.get("extra_headers"),
-        )
-
-    def _resolve_upload_defaults(self) -> CallOptions:
-        settings = self._settings
-        return CallOptions(
-            make_timeout(self._upload.timeout), settings.max_retries, settings.deadline
-        )
+            return upload_defaults
+        return resolve_call_options(state.defaults, overrides, upload_defaults.timeout)
 
     async def request(
         self,
@@ -333,7 +268,7 @@ class Client:
         template: str | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         json: Any = None,
-        body: BodyFactory | None = None,
+        body: StreamBody | None = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
     ) -> tuple[Response, Any]:
         """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
@@ -352,6 +287,9 @@ class Client:
                 body, status=status, method=method, path=template or path
             ),
         )
+        raw = RAW_REPLIES.get()
+        if raw is not None:
+            raw.append(response)
         return response, response.data
 
     def auth_requester(self) -> Requester:
@@ -427,23 +365,3 @@ def _check_auth(auth: object) -> None:
     if not isinstance(auth, Auth):
         raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
     _AUTH_CLASSES.add(cls)
-
-
-def _check_retries(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError("max_retries must be an int >= 0")
-    return value
-
-
-def _check_deadline(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigurationError("deadline must be a positive number of seconds or None")
-    return float(value)
-
-
-def _check_option_keys(options: Mapping[str, Any]) -> None:
-    unknown = set(options) - _OPTION_KEYS
-    if unknown:
-        raise ConfigurationError(f"unknown request option(s): {', '.join(sorted(unknown))}")

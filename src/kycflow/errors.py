@@ -76,7 +76,18 @@ class APITLSError(APIConnectionError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The call timed out."""
+    """The call timed out. ``connecting``: while opening the connection (never sent)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connecting: bool = False,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message, method=method, path=path)
+        self.connecting = connecting
 
 
 class OutcomeUnknownError(APIError):

@@ -20,7 +20,7 @@ from kycflow._http.retry import (
     classify,
     parse_retry_after,
 )
-from kycflow._http.transport import _map_exception
+from kycflow._http.failures import map_exception as _map_exception
 from kycflow.errors import APIConnectionError
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from ..errors import APIStatusError, ProtocolError
-from .wire import excerpt
+from .decoding import excerpt
 
 __all__ = [
     "REDACTED",
