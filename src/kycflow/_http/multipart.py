@@ -42,6 +42,9 @@ class UploadPart(Protocol):
     @property
     def size(self) -> int | None: ...
 
+    @property
+    def path(self) -> object | None: ...
+
     def open_stream(self, chunk_size: int) -> AsyncIterator[bytes]: ...
 
 
@@ -84,7 +87,12 @@ class MultipartUpload(StreamBody):
         self._chunk = chunk_size
         self._limit = limit
         data = part.data
-        self._size = len(data) if data is not None else part.size
+        # A size is trusted only where kycflow took it itself: the bytes in memory, or a file's
+        # size from ``validate``. A caller's stream may declare a wrong size: it stays chunked.
+        if data is not None:
+            self._size: int | None = len(data)
+        else:
+            self._size = part.size if part.path is not None else None
         framing = len(self._head) + len(self._tail)
         self._length = None if self._size is None else framing + self._size
         self.failure: str | None = None
