@@ -283,9 +283,7 @@ class Client:
             auth=self._auth,
             requester=self._requester,
             policy=policy,
-            decode=lambda body, status: decode_json(
-                body, status=status, method=method, path=template or path
-            ),
+            decode=_decode,
         )
         raw = RAW_REPLIES.get()
         if raw is not None:
@@ -345,12 +343,18 @@ class _AuthRequester:
             options=client.call_options({}),
             json=json,
             policy=RetryPolicy.CONNECT_ONLY if sign_in else RetryPolicy.DEFAULT,
-            # Token replies: a protocol error must not quote them.
-            decode=lambda body, status: decode_json(
-                body, status=status, method=method, path=path, sensitive=True
-            ),
+            decode=_decode_tokens,
         )
         return response.data
+
+
+def _decode(body: bytes, status: int, method: str, template: str) -> Any:
+    return decode_json(body, status=status, method=method, path=template)
+
+
+def _decode_tokens(body: bytes, status: int, method: str, template: str) -> Any:
+    # Token replies: a protocol error must not quote them.
+    return decode_json(body, status=status, method=method, path=template, sensitive=True)
 
 
 # Classes already seen to implement ``Auth``: an isinstance check against a runtime protocol

@@ -130,7 +130,7 @@ class AiohttpTransport(AsyncTransport):
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """One request, redirects not followed; failures mapped onto kycflow errors."""
         body = request.body
-        payload = _StreamPayload(body) if isinstance(body, StreamBody) else None
+        payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
         session = self.session()
         try:
             context = session.request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 
@@ -14,8 +14,8 @@ from .secrets import SecretValues
 
 __all__ = ["Call", "CallAuth", "Decode", "Response"]
 
-Decode = Callable[[bytes, int], Any]
-"""``decode(body, status)``: a 2xx body as ``Response.data``."""
+Decode = Callable[[bytes, int, str, str], Any]
+"""``decode(body, status, method, template)``: a 2xx body as ``Response.data``."""
 
 
 class CallAuth(Protocol):
@@ -27,9 +27,9 @@ class CallAuth(Protocol):
     async def on_unauthorized(self, requester: Any, sent: Mapping[str, str], /) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One logical call: everything its attempts and redirect hops share."""
+class Call(NamedTuple):
+    """One logical call: everything its attempts and redirect hops share (a named tuple:
+    immutable, and built in a fraction of a frozen dataclass's time on every call)."""
 
     method: str
     url: str

@@ -8,7 +8,7 @@ credentials or documents) is never re-sent to another origin: ``RedirectRefusedE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ProtocolError, RedirectRefusedError
@@ -31,8 +31,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 
 
-@dataclass(frozen=True, slots=True)
-class Hop:
+class Hop(NamedTuple):
     """One request of an attempt's redirect chain (the first is the call's own)."""
 
     method: str

@@ -39,7 +39,7 @@ class StreamBody(abc.ABC):
         """The body's bytes, in order."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HTTPRequest:
     """One request as the seam sends it: redirects are not followed below the seam."""
 
@@ -54,7 +54,7 @@ class HTTPRequest:
     """Read at most this many reply bytes: a longer reply raises ``ProtocolError``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HTTPResponse:
     """One reply: status, case-insensitive headers, the body read in full (within the bound).
 

@@ -1,18 +1,13 @@
 """The call path: one logical call over an ``AsyncTransport``, every attempt and hop alike.
 
-It knows no endpoint and no auth package. ``Transport.send`` builds a ``Call`` (the context
-every attempt and redirect hop shares), makes its first attempt, and hands a retryable failure
-to ``Retrier`` (tenacity). An attempt waits for the coordinator, adds the auth's headers,
-follows redirects by hand over the seam, replays once after a 401 the auth renews, and maps
-every failure onto ``kycflow.errors``.
-"""
+It knows no endpoint and no auth package: ``send`` builds a ``Call`` that every attempt and
+redirect hop shares; a retryable first failure goes to ``Retrier`` (tenacity)."""
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -26,43 +21,33 @@ from ..errors import (
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
-    ProtocolError,
-    RateLimitError,
 )
 from .aiohttp_transport import AiohttpTransport
 from .context import Call, CallAuth, Decode, Response
 from .failures import RetrySignal, failure_of, raise_for
 from .options import CallOptions, TransportOptions
+from .outcomes import log_attempt, retry_after_of, status_error, success
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, next_hop, too_many_redirects
-from .retry import Decision, Failure, RetryPolicy, classify, parse_retry_after
+from .retry import RetryPolicy, classify
 from .retrying import Retrier
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
-    SecretBytes,
     SecretHeader,
-    json_default,
-    request_secrets,
-    scrub_error,
-    scrub_protocol_error,
+    encode_json,
     secrets_of,
-    without_echoed_credentials,
 )
 from .timeouts import capped_timeout, make_timeout
-from .wire import check_base_url, error_from_response, join_url, request_id_of, with_query
+from .wire import check_base_url, join_url, request_id_of, with_query
 
 __all__ = ["MAX_REDIRECTS", "BodyFactory", "CallOptions", "Response", "Transport", "make_timeout"]
 
-# ``json.dumps`` with any non-default argument builds a new encoder on every call. A ``Secret``
-# value (password, code, refresh token) is written raw only here.
-_JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"), default=json_default)
-
-BodyFactory = Callable[[], Awaitable[StreamBody]]
-"""Kept for imports of ``kycflow.transport.BodyFactory``: bodies are ``StreamBody`` now."""
+BodyFactory = Callable[[], Awaitable[StreamBody]]  # an old public name: bodies are StreamBody
 
 
 class Transport:
     """Makes calls with retries over an ``AsyncTransport`` (by default an aiohttp one that owns,
-    or borrows, the session). ``aclose`` closes only what this created."""
+    or borrows, the session). ``options`` or its keyword ``settings``; ``aclose`` closes only
+    what this created."""
 
     def __init__(
         self,
@@ -74,7 +59,6 @@ class Transport:
         connector: aiohttp.BaseConnector | None = None,
         **settings: Any,
     ) -> None:
-        """``options``, or the keyword ``settings`` of a ``TransportOptions``."""
         if options is None:
             options = TransportOptions.of(**settings)
         elif settings:
@@ -95,6 +79,8 @@ class Transport:
         self.coordinator = options.coordinator
         self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
+        self._max_body = options.max_response_bytes
+        self._insecure = options.allow_insecure_http
         self._headers = {"User-Agent": options.user_agent, "Accept": "application/json"}
         self._log = get_logger()
         self._closed = False
@@ -134,7 +120,7 @@ class Transport:
         if self._owns_sender:
             await self.sender.aclose()
 
-    async def send(
+    def send(
         self,
         method: str,
         path: str,
@@ -148,10 +134,10 @@ class Transport:
         requester: Any = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
         decode: Decode | None = None,
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
 
-        ``decode(body, status)`` parses a 2xx body into ``Response.data``. When it raises
+        ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``. When it raises
         ``ProtocolError`` (a reply cut short, say) the attempt counts as a connection broken
         after sending: a GET is retried, a POST's outcome is unknown.
         """
@@ -166,13 +152,7 @@ class Transport:
         if body is not None and body.content_type:
             headers["Content-Type"] = body.content_type
         if json is not None:
-            try:
-                # A redacted repr: a traceback rendering locals must not print a password.
-                payload = SecretBytes(_JSON_ENCODER.encode(json).encode())
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(
-                    f"request body is not JSON-serialisable ({type(exc).__name__})"
-                ) from None
+            payload = encode_json(json)
             headers["Content-Type"] = "application/json"
         deadline = options.deadline
         call = Call(
@@ -190,7 +170,7 @@ class Transport:
             decode,
             None if json is None else secrets_of(json),
         )
-        return await self.run(call)
+        return self.run(call)  # not awaited here: one coroutine frame fewer on every call
 
     async def run(self, call: Call) -> Response:
         """Make ``call``: its first attempt here, any retries on tenacity."""
@@ -221,8 +201,8 @@ class Transport:
             except Exception as exc:
                 self._no_reply(call, exc, number)
             if 200 <= reply.status < 300:
-                return self._success(call, reply, sent_auth)
-            error = self._status_error(call, reply, sent_auth)
+                return success(call, reply, sent_auth)
+            error = status_error(call, reply, sent_auth)
             if (
                 reply.status == 401
                 and call.auth is not None
@@ -273,36 +253,24 @@ class Transport:
     ) -> HTTPResponse:
         """The attempt's requests: the call's own, then each redirect it is sent to."""
         hop = Hop(call.method, call.url, call.body)
-        insecure = self.options.allow_insecure_http
+        send, log = self.sender.send, self._log
         for _ in range(MAX_REDIRECTS + 1):
-            reply = await self._hop(call, hop, headers, limits, number)
-            location = reply.headers.get("Location") if reply.status in REDIRECT_STATUSES else None
+            method, url, body = hop
+            started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
+            request = HTTPRequest(method, url, headers, body, limits, self._max_body)
+            with telemetry.http_span(method, url, call.template, number) as span:
+                reply = await send(request)
+                span.status(reply.status)
+            status = reply.status
+            location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
+            if started is not None:
+                what = None if location is None else "redirect"
+                rid = request_id_of(reply.headers)
+                log_attempt(log, call, status, number, started, rid, what)
             if location is None:
                 return reply
-            hop = next_hop(call, hop, reply.status, location, headers, insecure=insecure)
+            hop = next_hop(call, hop, status, location, headers, insecure=self._insecure)
         raise too_many_redirects(call, hop)
-
-    async def _hop(
-        self,
-        call: Call,
-        hop: Hop,
-        headers: Mapping[str, str],
-        limits: aiohttp.ClientTimeout,
-        number: int,
-    ) -> HTTPResponse:
-        debug = is_enabled(self._log, logging.DEBUG)
-        started = time.monotonic() if debug else None
-        request = HTTPRequest(
-            hop.method, hop.url, headers, hop.body, limits, self.options.max_response_bytes
-        )
-        with telemetry.http_span(hop.method, hop.url, call.template, number) as span:
-            reply = await self.sender.send(request)
-            span.status(reply.status)
-        if debug:
-            redirect = reply.status in REDIRECT_STATUSES and "Location" in reply.headers
-            self._log_attempt(call, reply.status, number, started, request_id_of(reply.headers),
-                              "redirect" if redirect else None)  # fmt: skip
-        return reply
 
     def _no_reply(self, call: Call, exc: Exception, number: int) -> NoReturn:
         """Raise what a request that got no reply becomes (retry signal, error, unknown)."""
@@ -311,80 +279,16 @@ class Transport:
             raise exc
         failure, error = mapped
         error.method, error.path = call.method, call.template
-        self._log_attempt(call, None, number, None, None, failure.value)
+        log_attempt(self._log, call, None, number, None, None, failure.value)
         cause = error.__cause__ if error is exc else exc
         raise_for(classify(call.method, failure, call.policy), error, cause, None)
 
-    def _success(self, call: Call, reply: HTTPResponse, sent_auth: Mapping[str, str]) -> Response:
-        payload = reply.body
-        if sent_auth:
-            payload = without_echoed_credentials(payload, sent_auth)
-        data = None
-        if call.decode is not None:
-            try:
-                data = call.decode(payload, reply.status)
-            except ProtocolError as exc:
-                # The server answered 2xx (a POST was applied) but the body is unreadable.
-                if call.secrets or sent_auth:
-                    # Nor the decoder's frames (their locals hold the body) nor its
-                    # JSONDecodeError (its ``doc`` is the body) may keep an echo.
-                    scrub_protocol_error(exc, request_secrets(call.secrets or (), sent_auth))
-                    exc.__cause__ = exc.__context__ = None
-                    exc = exc.with_traceback(None)
-                    payload = SecretBytes(payload)
-                decision = classify(call.method, Failure.DISCONNECT, call.policy)
-                raise_for(Decision(decision.action, "unreadable reply"), exc, None, None)
-        headers = reply.headers
-        return Response(reply.status, headers, payload, request_id_of(headers), reply.url, data)
-
-    def _status_error(
-        self, call: Call, reply: HTTPResponse, sent_auth: Mapping[str, str]
-    ) -> APIStatusError:
-        error = error_from_response(
-            reply.status, reply.headers, reply.body, method=call.method, path=call.template
-        )
-        if call.secrets or sent_auth:
-            # A server may echo the request (a 422 quoting its input): not into our errors.
-            scrub_error(error, request_secrets(call.secrets or (), sent_auth), reply.body)
-        return error
-
     async def _refuse(self, call: Call, reply: HTTPResponse, error: APIStatusError) -> NoReturn:
         """Raise what a non-2xx reply becomes, after pausing the host on a Retry-After."""
-        status = reply.status
-        if 300 <= status < 400 or status < 200:
-            raise ProtocolError(
-                f"unexpected status {status}", status=status, method=call.method, path=call.template
-            )
-        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-        if retry_after is None and status == 503:
-            retry_after = parse_retry_after(reply.headers.get("Retry-After"))
+        retry_after = retry_after_of(reply, error)
         if retry_after is not None and call.policy is not RetryPolicy.CONNECT_ONLY:
             # Every call to the host waits it out once, rather than each learning it. (Not
             # a sign-in's: the vendor throttles sign-in per account, not the whole client.)
             max_wait = self.options.max_retry_after
             await self.coordinator.pause(self._host, min(retry_after, max_wait))
-        raise_for(classify(call.method, status, call.policy), error, None, retry_after)
-
-    def _log_attempt(
-        self,
-        call: Call,
-        status: int | None,
-        attempt: int,
-        started: float | None,
-        request_id: str | None,
-        error: str | None,
-    ) -> None:
-        log = self._log
-        if not is_enabled(log, logging.DEBUG):
-            return
-        elapsed = None if started is None else round((time.monotonic() - started) * 1000, 1)
-        log.debug(
-            "http.request",
-            method=call.method,
-            path=call.template,
-            status=status,
-            attempt=attempt,
-            elapsed_ms=elapsed,
-            request_id=request_id,
-            error=error,
-        )
+        raise_for(classify(call.method, reply.status, call.policy), error, None, retry_after)
