@@ -137,9 +137,9 @@ class Transport:
     ) -> Coroutine[Any, Any, Response]:
         """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
 
-        ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``. When it raises
-        ``ProtocolError`` (a reply cut short, say) the attempt counts as a connection broken
-        after sending: a GET is retried, a POST's outcome is unknown.
+        ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``.
+        When it raises ``ProtocolError`` (a reply cut short, say) the attempt counts as a
+        connection broken after sending: a GET is retried, a POST's outcome is unknown.
         """
         if self._closed:
             raise ConfigurationError("the client is closed")
