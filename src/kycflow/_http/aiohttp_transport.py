@@ -131,7 +131,7 @@ class AiohttpTransport(AsyncTransport):
         """One request, redirects not followed; failures mapped onto kycflow errors."""
         body = request.body
         payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
-        session = self.session()
+        session = self._session or self.session()
         try:
             context = session.request(
                 request.method,

@@ -32,8 +32,8 @@ from .retry import RetryPolicy, classify
 from .retrying import Retrier
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
-    SecretHeader,
     encode_json,
+    secret_headers,
     secrets_of,
 )
 from .timeouts import capped_timeout, make_timeout
@@ -42,6 +42,9 @@ from .wire import check_base_url, join_url, request_id_of, with_query
 __all__ = ["MAX_REDIRECTS", "BodyFactory", "CallOptions", "Response", "Transport", "make_timeout"]
 
 BodyFactory = Callable[[], Awaitable[StreamBody]]  # an old public name: bodies are StreamBody
+
+
+_NO_AUTH: Mapping[str, str] = {}
 
 
 class Transport:
@@ -155,9 +158,12 @@ class Transport:
             payload = encode_json(json)
             headers["Content-Type"] = "application/json"
         deadline = options.deadline
+        url = join_url(self.base_url, path)
         call = Call(
             method.upper(),
-            with_query(join_url(self.base_url, path), params),
+            with_query(join_url(self.base_url, path), params)
+            if params
+            else join_url(self.base_url, path),
             template or path,
             headers,
             payload,
@@ -187,7 +193,12 @@ class Transport:
         limits = await self._admit(call)
         replayed = False
         while True:
-            headers, sent_auth = await self._auth_headers(call)
+            # The attempt's own headers (redirects edit them), the auth's of the moment added.
+            headers = dict(call.headers)
+            sent_auth: Mapping[str, str] = _NO_AUTH
+            if call.auth is not None:
+                sent_auth = secret_headers(await call.auth.headers(call.requester))
+                headers.update(sent_auth)
             try:
                 reply = await self._exchange(call, headers, limits, number)
             except APIConnectionError as exc:
@@ -234,19 +245,6 @@ class Transport:
                 "the call's deadline passed", method=call.method, path=call.template
             )
         return capped_timeout(call.timeout, remaining)
-
-    async def _auth_headers(self, call: Call) -> tuple[dict[str, str], Mapping[str, str]]:
-        """This attempt's own headers (redirects edit them) and the auth's part of them."""
-        headers = dict(call.headers)
-        if call.auth is None:
-            return headers, {}
-        # Redacted reprs, down to aiohttp: no rendered frame shows the token.
-        sent = {
-            name: value if type(value) is SecretHeader else SecretHeader(value)
-            for name, value in (await call.auth.headers(call.requester)).items()
-        }
-        headers.update(sent)
-        return headers, sent
 
     async def _exchange(
         self, call: Call, headers: dict[str, str], limits: aiohttp.ClientTimeout, number: int
