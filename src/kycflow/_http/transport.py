@@ -161,9 +161,7 @@ class Transport:
         url = join_url(self.base_url, path)
         call = Call(
             method.upper(),
-            with_query(join_url(self.base_url, path), params)
-            if params
-            else join_url(self.base_url, path),
+            with_query(url, params) if params else url,
             template or path,
             headers,
             payload,
