@@ -216,3 +216,27 @@ async def test_cancelled_upload_closes_the_file(server: FakeServer, tmp_path: Pa
             await task
     await asyncio.sleep(0.05)
     assert open_handles() == 0
+
+
+async def test_an_early_reply_closes_the_file_before_upload_returns(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """The server refuses (413) without reading: the file is closed when ``upload`` raises,
+    not at some later poll."""
+    path = tmp_path / "big.jpg"
+    path.write_bytes(JPEG + b"0" * 8_000_000)  # more than the socket buffers take unread
+    server.route("POST", UPLOAD, error(413, "too large"))
+
+    def open_handles() -> int:
+        count = 0
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                count += os.readlink(fd) == str(path)
+            except OSError:
+                continue
+        return count
+
+    async with make_client(server.base_url, max_upload_bytes=16_000_000) as c:
+        with pytest.raises(e.APIStatusError):
+            await c.files.upload(path)
+        assert open_handles() == 0
