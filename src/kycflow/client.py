@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import random
 import ssl as ssl_module
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Self, Unpack
 
 import aiohttp
 from pydantic import SecretStr
 
+from ._client_base import AuthRequester, ClientState, check_auth, decode_reply
 from ._constants import (
     DEFAULT_CONNECTION_LIMIT,
     DEFAULT_CONNECTION_LIMIT_PER_HOST,
@@ -27,7 +28,6 @@ from ._constants import (
 )
 from ._http.context import Response
 from ._http.coordination import RequestCoordinator
-from ._http.decoding import decode_json
 from ._http.flow_control import RetryBudget
 from ._http.options import (
     CallOptions,
@@ -63,21 +63,6 @@ from .resources.wizard import Wizard
 __all__ = ["Client", "RequestOptions", "UploadConfig"]
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
-    """A client's (or view's) settings: views replace ``auth`` or the call defaults."""
-
-    transport: Transport
-    auth: Auth | None
-    defaults: CallOptions
-    """The options of a call without overrides (shared by every call of the view)."""
-    upload: UploadConfig
-    max_upload_bytes: int
-    root: bool = True
-    upload_defaults: list[CallOptions] = field(default_factory=list, compare=False)
-    """The upload defaults, resolved on the first upload (an invalid timeout raises there)."""
-
-
 class Client:
     """An asyncio client of the verification API.
 
@@ -88,11 +73,10 @@ class Client:
     The endpoints are grouped under ``verifications``, ``wizard``, ``files`` and ``documents``;
     ``with_raw_response`` gives their replies' request ids, statuses and headers.
 
-    Flow control is client-wide (shared by every view): ``retry_budget`` (a ``RetryBudget``,
-    the AWS SDKs' standard retry quota by default; ``RetryBudget(capacity=None)`` disables it)
-    bounds retries during an outage, and ``coordinator`` (a ``LocalCoordinator`` by default)
-    pauses every call to the server after a ``Retry-After`` and can cap the request rate; a
-    fleet shares one through Redis (``kycflow.integrations.redis_coordination``).
+    Flow control is client-wide (shared by every view): ``retry_budget`` (the AWS SDKs' retry
+    quota by default; ``RetryBudget(capacity=None)`` disables it) bounds retries during an
+    outage; ``coordinator`` (a ``LocalCoordinator``, or one shared through Redis) pauses every
+    call to the server after a ``Retry-After`` and can cap the request rate.
     """
 
     def __init__(
@@ -121,7 +105,7 @@ class Client:
         coordinator: RequestCoordinator | None = None,
     ) -> None:
         if auth is not None:
-            _check_auth(auth)
+            check_auth(auth)
         options = TransportOptions.of(
             allow_insecure_http=allow_insecure_http,
             max_response_bytes=max_response_bytes,
@@ -141,22 +125,21 @@ class Client:
         defaults = CallOptions(
             make_timeout(timeout), check_retries(max_retries), check_deadline(deadline)
         )
-        self._bind(_State(sender, auth, defaults, upload or UploadConfig(), max_upload_bytes))
+        self._bind(ClientState(sender, auth, defaults, upload or UploadConfig(), max_upload_bytes))
 
-    def _bind(self, state: _State) -> None:
+    def _bind(self, state: ClientState) -> None:
         """The one construction path (of the client, and of each view, a copy of it)."""
         self._state = state
         self._transport = state.transport
         self._auth = state.auth
-        self._requester: Requester | None = _AuthRequester(self) if state.auth is not None else None
+        self._requester: Requester | None = AuthRequester(self) if state.auth is not None else None
         self._verifications = Verifications(self)
         self._wizard = Wizard(self)
         self._files = Files(self)
         self._documents = Documents(self)
 
     def _view(self, **changes: Any) -> Client:
-        view = copy.copy(self)
-        state = self._state
+        view, state = copy.copy(self), self._state
         shared = "defaults" not in changes  # same defaults: share the resolved upload options
         changes.setdefault("upload_defaults", state.upload_defaults if shared else [])
         view._bind(replace(state, root=False, **changes))
@@ -189,8 +172,7 @@ class Client:
 
     @property
     def with_raw_response(self) -> RawResponses:
-        """The endpoint groups returning ``RawResponse`` (``.request_id``, ``.status_code``,
-        ``.headers``, ``.parse()``): ``await client.with_raw_response.wizard.start()``."""
+        """The endpoint groups, returning ``RawResponse`` (``.request_id``, ``.parse()``...)."""
         return RawResponses(self._verifications, self._wizard, self._files, self._documents)
 
     @property
@@ -221,7 +203,7 @@ class Client:
     def with_auth(self, auth: Auth | None) -> Client:
         """A view that sends ``auth``, sharing this client's pool (opens nothing)."""
         if auth is not None:
-            _check_auth(auth)
+            check_auth(auth)
         return self._view(auth=auth)
 
     def with_options(self, **options: Unpack[RequestOptions]) -> Client:
@@ -247,17 +229,15 @@ class Client:
         """Resolve per-call overrides against this client's defaults (``upload``: the upload
         config's timeout is the default)."""
         state = self._state
-        if not upload:
-            if not overrides:
-                return state.defaults
-            return resolve_call_options(state.defaults, overrides, state.defaults.timeout)
-        if not state.upload_defaults:
-            timeout = make_timeout(state.upload.timeout)
-            state.upload_defaults.append(replace(state.defaults, timeout=timeout))
-        upload_defaults = state.upload_defaults[0]
+        defaults = state.defaults
+        if upload:
+            if not state.upload_defaults:
+                timeout = make_timeout(state.upload.timeout)
+                state.upload_defaults.append(replace(defaults, timeout=timeout))
+            defaults = state.upload_defaults[0]
         if not overrides:
-            return upload_defaults
-        return resolve_call_options(state.defaults, overrides, upload_defaults.timeout)
+            return defaults
+        return resolve_call_options(state.defaults, overrides, defaults.timeout)
 
     async def request(
         self,
@@ -273,18 +253,10 @@ class Client:
     ) -> tuple[Response, Any]:
         """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
         response = await self._transport.send(
-            method,
-            path,
-            options=options,
-            template=template,
-            params=params,
-            json=json,
-            body=body,
-            auth=self._auth,
-            requester=self._requester,
-            policy=policy,
-            decode=_decode,
-        )
+            method, path, options=options, template=template, params=params, json=json,
+            body=body, auth=self._auth, requester=self._requester, policy=policy,
+            decode=decode_reply,
+        )  # fmt: skip
         raw = RAW_REPLIES.get()
         if raw is not None:
             raw.append(response)
@@ -292,7 +264,7 @@ class Client:
 
     def auth_requester(self) -> Requester:
         """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
-        return self._requester or _AuthRequester(self)
+        return self._requester or AuthRequester(self)
 
     async def sign_in(
         self,
@@ -318,54 +290,3 @@ class Client:
             refresh_margin=refresh_margin,
             choose_factor=choose_factor,
         )
-
-
-class _AuthRequester:
-    """Auth's window onto the API: unauthenticated JSON calls over the client's pool."""
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    async def __call__(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Mapping[str, Any] | None = None,
-        sign_in: bool = False,
-    ) -> Any:
-        client = self._client
-        response = await client.transport.send(
-            method,
-            path,
-            options=client.call_options({}),
-            json=json,
-            policy=RetryPolicy.CONNECT_ONLY if sign_in else RetryPolicy.DEFAULT,
-            decode=_decode_tokens,
-        )
-        return response.data
-
-
-def _decode(body: bytes, status: int, method: str, template: str) -> Any:
-    return decode_json(body, status=status, method=method, path=template)
-
-
-def _decode_tokens(body: bytes, status: int, method: str, template: str) -> Any:
-    # Token replies: a protocol error must not quote them.
-    return decode_json(body, status=status, method=method, path=template, sensitive=True)
-
-
-# Classes already seen to implement ``Auth``: an isinstance check against a runtime protocol
-# inspects every member, and ``with_auth`` runs once per user.
-_AUTH_CLASSES: set[type] = set()
-
-
-def _check_auth(auth: object) -> None:
-    cls = type(auth)
-    if cls in _AUTH_CLASSES:
-        return
-    if not isinstance(auth, Auth):
-        raise ConfigurationError("auth must implement kycflow.Auth (e.g. BearerToken)")
-    _AUTH_CLASSES.add(cls)
