@@ -12,8 +12,7 @@ from typing import Any, Self, Unpack
 import aiohttp
 from pydantic import SecretStr
 
-from ._client_base import AuthRequester, ClientState, check_auth, decode_reply
-from ._constants import (
+from .._constants import (
     DEFAULT_CONNECTION_LIMIT,
     DEFAULT_CONNECTION_LIMIT_PER_HOST,
     DEFAULT_DEADLINE,
@@ -26,10 +25,10 @@ from ._constants import (
     MAX_UPLOAD_BYTES,
     TOKEN_REFRESH_MARGIN,
 )
-from ._http.context import Response
-from ._http.coordination import RequestCoordinator
-from ._http.flow_control import RetryBudget
-from ._http.options import (
+from .._http.context import Response
+from .._http.coordination import RequestCoordinator
+from .._http.flow_control import RetryBudget
+from .._http.options import (
     CallOptions,
     RequestOptions,
     TimeoutArg,
@@ -39,11 +38,11 @@ from ._http.options import (
     check_retries,
     resolve_call_options,
 )
-from ._http.retry import RetryPolicy
-from ._http.seam import AsyncTransport, StreamBody
-from ._http.timeouts import make_timeout
-from ._http.transport import Transport
-from .auth import (
+from .._http.retry import RetryPolicy
+from .._http.seam import AsyncTransport, StreamBody
+from .._http.timeouts import make_timeout
+from .._http.transport import Transport
+from ..auth import (
     Auth,
     FactorChoiceCallback,
     RefreshCallback,
@@ -52,13 +51,14 @@ from .auth import (
     SessionAuth,
     sign_in,
 )
-from .errors import ConfigurationError
-from .resources._client import UploadConfig
-from .resources._raw import RAW_REPLIES, RawResponses
-from .resources.documents import Documents
-from .resources.files import Files
-from .resources.verifications import Verifications
-from .resources.wizard import Wizard
+from ..errors import ConfigurationError
+from ..resources._client import UploadConfig
+from ..resources._raw import RAW_REPLIES, RawResponses
+from ..resources.documents import Documents
+from ..resources.files import Files
+from ..resources.verifications import Verifications
+from ..resources.wizard import Wizard
+from ._base import AuthRequester, ClientState, check_auth, decode_reply
 
 __all__ = ["Client", "RequestOptions", "UploadConfig"]
 

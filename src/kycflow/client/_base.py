@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ._http.decoding import decode_json
-from ._http.options import CallOptions, RequestOptions
-from ._http.retry import RetryPolicy
-from ._http.transport import Transport
-from .auth import Auth
-from .errors import ConfigurationError
-from .resources._client import UploadConfig
+from .._http.decoding import decode_json
+from .._http.options import CallOptions, RequestOptions
+from .._http.retry import RetryPolicy
+from .._http.transport import Transport
+from ..auth import Auth
+from ..errors import ConfigurationError
+from ..resources._client import UploadConfig
 
 __all__ = ["AuthRequester", "ClientState", "check_auth", "decode_reply"]
 
