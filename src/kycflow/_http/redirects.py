@@ -116,8 +116,6 @@ def next_hop(
     return Hop(method, url, body)
 
 
-def too_many_redirects(call: Call, hop: Hop) -> ProtocolError:
-    """The error of a chain longer than ``MAX_REDIRECTS``."""
-    return ProtocolError(
-        f"more than {MAX_REDIRECTS} redirects", method=hop.method, path=call.template
-    )
+def too_many_redirects(call: Call, method: str) -> ProtocolError:
+    """The error of a chain longer than ``MAX_REDIRECTS`` (``method``: its last request's)."""
+    return ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=call.template)

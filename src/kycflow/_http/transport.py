@@ -248,10 +248,9 @@ class Transport:
         self, call: Call, headers: dict[str, str], limits: aiohttp.ClientTimeout, number: int
     ) -> HTTPResponse:
         """The attempt's requests: the call's own, then each redirect it is sent to."""
-        hop = Hop(call.method, call.url, call.body)
+        method, url, body = call.method, call.url, call.body
         send, log = self.sender.send, self._log
         for _ in range(MAX_REDIRECTS + 1):
-            method, url, body = hop
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
             request = HTTPRequest(method, url, headers, body, limits, self._max_body)
             with telemetry.http_span(method, url, call.template, number) as span:
@@ -265,8 +264,11 @@ class Transport:
                 log_attempt(log, call, status, number, started, rid, what)
             if location is None:
                 return reply
-            hop = next_hop(call, hop, status, location, headers, insecure=self._insecure)
-        raise too_many_redirects(call, hop)
+            hop = Hop(method, url, body)  # only a redirected request builds one
+            method, url, body = next_hop(
+                call, hop, status, location, headers, insecure=self._insecure
+            )
+        raise too_many_redirects(call, method)
 
     def _no_reply(self, call: Call, exc: Exception, number: int) -> NoReturn:
         """Raise what a request that got no reply becomes (retry signal, error, unknown)."""
