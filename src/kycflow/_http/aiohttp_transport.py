@@ -44,6 +44,10 @@ class _StreamPayload(Payload):
         await self.write(writer)
 
     async def write(self, writer: AbstractStreamWriter) -> None:
+        whole = self._body.whole()
+        if whole is not None:  # a small body in memory: one write, no iteration to close
+            await writer.write(whole)
+            return
         self._task = asyncio.current_task()
         chunks = self._body.chunks()
         try:
@@ -55,13 +59,13 @@ class _StreamPayload(Payload):
             if aclose is not None:
                 await aclose()
 
-    async def finished(self) -> None:
-        """Wait until the writer task let go of the body (aiohttp cancels it on an early
-        reply or a failure; its ``finally`` blocks close the file behind the stream)."""
+    def writing(self) -> asyncio.Task[Any] | None:
+        """The writer task, while it still holds the body's iteration (aiohttp cancels it on
+        an early reply or a failure; awaiting it lets its ``finally`` close the file)."""
         task = self._task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.wait((task,))
+        if task is None or task.done() or task is asyncio.current_task():
+            return None
+        return task
 
 
 class AiohttpTransport(AsyncTransport):
@@ -160,5 +164,7 @@ class AiohttpTransport(AsyncTransport):
                 raise
             raise mapped[1] from exc
         finally:
-            if payload is not None:
-                await payload.finished()
+            writer = None if payload is None else payload.writing()
+            if writer is not None:
+                writer.cancel()
+                await asyncio.wait((writer,))

@@ -101,12 +101,19 @@ class MultipartUpload(StreamBody):
     def length(self) -> int | None:
         return self._length
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def whole(self) -> bytes | None:
         data = self._part.data
         if data is not None and len(data) <= _INLINE_MAX_BYTES:
-            yield b"".join((self._head, data, self._tail))
+            return b"".join((self._head, data, self._tail))
+        return None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        whole = self.whole()
+        if whole is not None:
+            yield whole
             return
         yield self._head
+        data = self._part.data
         if data is not None:
             view, step = memoryview(data), self._chunk
             for start in range(0, len(view), step):

@@ -38,6 +38,11 @@ class StreamBody(abc.ABC):
     def chunks(self) -> AsyncIterator[bytes]:
         """The body's bytes, in order."""
 
+    def whole(self) -> bytes | None:
+        """The body as one buffer, built only now, when it is small and in memory (None: send
+        ``chunks()``). A transport may use it to write the body at once."""
+        return None
+
 
 @dataclass(slots=True)
 class HTTPRequest:

@@ -148,15 +148,15 @@ class Transport:
             raise ConfigurationError("the client is closed")
         if auth is not None and requester is None:
             raise ConfigurationError("an Auth needs a requester")
-        headers = self._headers.copy()
-        if options.extra_headers:
-            headers.update(options.extra_headers)
+        headers = self._headers  # never edited: each attempt edits its own copy
         payload: bytes | StreamBody | None = body
-        if body is not None and body.content_type:
-            headers["Content-Type"] = body.content_type
+        content_type = None if body is None else body.content_type
         if json is not None:
-            payload = encode_json(json)
-            headers["Content-Type"] = "application/json"
+            payload, content_type = encode_json(json), "application/json"
+        if content_type or options.extra_headers:
+            headers = {**headers, **(options.extra_headers or {})}
+            if content_type:
+                headers["Content-Type"] = content_type
         deadline = options.deadline
         url = join_url(self.base_url, path)
         call = Call(
