@@ -188,7 +188,14 @@ class Transport:
         return response
 
     async def _attempt(self, call: Call, number: int) -> Response:
-        limits = await self._admit(call)
+        # The coordinator's go (pause, rate) within the deadline, then the time left.
+        deadline_at = call.deadline_at
+        wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
+        try:
+            await self.coordinator.acquire(self._host, wait)
+        except TimeoutError:
+            raise _deadline_passed(call, "while requests to the server were paused") from None
+        limits = call.timeout if deadline_at is None else _time_left(call, deadline_at)
         replayed = False
         while True:
             # The attempt's own headers (redirects edit them), the auth's of the moment added.
@@ -221,28 +228,6 @@ class Transport:
                 replayed = True
                 continue
             await self._refuse(call, reply, error)
-
-    async def _admit(self, call: Call) -> aiohttp.ClientTimeout:
-        """Wait for the coordinator's go (pause, rate) within the deadline: the attempt's
-        timeout, cut to the time left."""
-        deadline_at = call.deadline_at
-        wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
-        try:
-            await self.coordinator.acquire(self._host, wait)
-        except TimeoutError:
-            raise APITimeoutError(
-                "the call's deadline passed while requests to the server were paused",
-                method=call.method,
-                path=call.template,
-            ) from None
-        if deadline_at is None:
-            return call.timeout
-        remaining = deadline_at - time.monotonic()
-        if remaining <= 0:
-            raise APITimeoutError(
-                "the call's deadline passed", method=call.method, path=call.template
-            )
-        return capped_timeout(call.timeout, remaining)
 
     async def _exchange(
         self, call: Call, headers: dict[str, str], limits: aiohttp.ClientTimeout, number: int
@@ -290,3 +275,16 @@ class Transport:
             max_wait = self.options.max_retry_after
             await self.coordinator.pause(self._host, min(retry_after, max_wait))
         raise_for(classify(call.method, reply.status, call.policy), error, None, retry_after)
+
+
+def _deadline_passed(call: Call, when: str = "") -> APITimeoutError:
+    message = "the call's deadline passed" + (f" {when}" if when else "")
+    return APITimeoutError(message, method=call.method, path=call.template)
+
+
+def _time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
+    """The attempt's timeout, cut to what is left of the call's deadline."""
+    remaining = deadline_at - time.monotonic()
+    if remaining <= 0:
+        raise _deadline_passed(call)
+    return capped_timeout(call.timeout, remaining)
