@@ -132,3 +132,29 @@ def test_raw_responses_refuse_what_makes_many_requests() -> None:
     client = client_over(MockTransport(lambda r: reply(200, WIZARD)))
     with pytest.raises(AttributeError, match="many requests"):
         client.with_raw_response.documents.iterate  # noqa: B018 - the access is the test
+
+
+async def test_retries_pause_as_the_server_asks_then_back_off() -> None:
+    """The first failure's pause (its Retry-After) is taken before the second attempt, the
+    backoff after that; the attempts stop at max_retries + 1."""
+    from kycflow.transport import CallOptions, Transport, make_timeout
+
+    sleeps: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    mock = MockTransport(lambda r: reply(503, {"error": "busy"}, headers={"Retry-After": "2"}))
+    transport = Transport(BASE, transport=mock, sleep=sleep, initial_backoff=0.5, max_backoff=8)
+    with pytest.raises(kycflow.errors.ServerError):
+        await transport.send("GET", "/thing", options=CallOptions(make_timeout(5), 2, None))
+    assert len(mock.requests) == 3
+    assert sleeps == [2.0, 2.0]  # every 503 said 2 s: the policy's wait for each
+    sleeps.clear()
+    mock = MockTransport(lambda r: reply(500, {"error": "boom"}))
+    transport = Transport(BASE, transport=mock, sleep=sleep, initial_backoff=0.5, max_backoff=8)
+    with pytest.raises(kycflow.errors.ServerError):
+        await transport.send("GET", "/thing", options=CallOptions(make_timeout(5), 2, None))
+    assert len(sleeps) == 2
+    assert 0.25 <= sleeps[0] <= 0.5  # backoff(1): equal jitter of 0.5 s
+    assert 0.5 <= sleeps[1] <= 1.0  # backoff(2)
