@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -81,7 +82,9 @@ class AiohttpTransport(AsyncTransport):
         connection_limit: int = DEFAULT_CONNECTION_LIMIT,
         connection_limit_per_host: int = DEFAULT_CONNECTION_LIMIT_PER_HOST,
         ssl: ssl_module.SSLContext | bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """``headers``: sent with every request, as the owned session's defaults."""
         if session is not None and connector is not None:
             raise ConfigurationError("pass either session or connector, not both")
         self._session = session
@@ -91,6 +94,9 @@ class AiohttpTransport(AsyncTransport):
         self._limit_per_host = connection_limit_per_host
         self._ssl = ssl
         self._closed = False
+        if session is None and headers:
+            # The session adds them (in C): fewer headers to merge per request.
+            self.default_headers = dict(headers)
 
     @property
     def session_opened(self) -> bool:
@@ -116,6 +122,7 @@ class AiohttpTransport(AsyncTransport):
                 connector=connector,
                 connector_owner=self._connector is None,
                 # Users share the pool: a shared jar would leak one user's cookies to another.
+                headers=dict(self.default_headers),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=make_timeout(None),
                 trust_env=False,

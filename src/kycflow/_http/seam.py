@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import aiohttp
 
@@ -83,6 +84,10 @@ class AsyncTransport(abc.ABC):
     that timed out, ``APIConnectionError`` for a connection broken after sending, and
     ``ProtocolError`` for a reply over ``request.max_body``. Any other exception propagates.
     """
+
+    default_headers: Mapping[str, str] = MappingProxyType({})
+    """Headers this transport adds to every request itself (a session's defaults): the client
+    leaves them out of ``HTTPRequest.headers``."""
 
     @abc.abstractmethod
     async def send(self, request: HTTPRequest) -> HTTPResponse:

@@ -71,20 +71,23 @@ class Transport:
         self.base_url = check_base_url(base_url, allow_insecure_http=options.allow_insecure_http)
         self.options = options
         self._owns_sender = transport is None
+        headers = {"User-Agent": options.user_agent, "Accept": "application/json"}
         self.sender: AsyncTransport = transport or AiohttpTransport(
             session=session,
             connector=connector,
             connection_limit=options.connection_limit,
             connection_limit_per_host=options.connection_limit_per_host,
             ssl=options.ssl,
+            headers=headers,
         )
+        added = self.sender.default_headers
+        self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
         self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
         self._max_body = options.max_response_bytes
         self._insecure = options.allow_insecure_http
-        self._headers = {"User-Agent": options.user_agent, "Accept": "application/json"}
         self._log = get_logger()
         self._closed = False
 
