@@ -60,13 +60,13 @@ class _StreamPayload(Payload):
             if aclose is not None:
                 await aclose()
 
-    def writing(self) -> asyncio.Task[Any] | None:
-        """The writer task, while it still holds the body's iteration (aiohttp cancels it on
-        an early reply or a failure; awaiting it lets its ``finally`` close the file)."""
+    async def finished(self) -> None:
+        """Wait for the writer task, which still holds the body's iteration (aiohttp cancels
+        it on an early reply or a failure; awaiting it lets its ``finally`` close the file)."""
         task = self._task
-        if task is None or task.done() or task is asyncio.current_task():
-            return None
-        return task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait((task,))
 
 
 class AiohttpTransport(AsyncTransport):
@@ -171,7 +171,6 @@ class AiohttpTransport(AsyncTransport):
                 raise
             raise mapped[1] from exc
         finally:
-            writer = None if payload is None else payload.writing()
-            if writer is not None:
-                writer.cancel()
-                await asyncio.wait((writer,))
+            # Only a streamed body's iteration (``_task`` set) can still be running.
+            if payload is not None and payload._task is not None:
+                await payload.finished()

@@ -29,7 +29,6 @@ __all__ = [
     "scrub_error",
     "scrub_protocol_error",
     "scrub_text",
-    "secret_headers",
     "secrets_of",
     "without_echoed_credentials",
 ]
@@ -270,11 +269,3 @@ def encode_json(body: object) -> SecretBytes:
         raise ConfigurationError(
             f"request body is not JSON-serialisable ({type(exc).__name__})"
         ) from None
-
-
-def secret_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """An auth's headers with redacted reprs, down to aiohttp: no rendered frame shows them."""
-    return {
-        name: value if type(value) is SecretHeader else SecretHeader(value)
-        for name, value in headers.items()
-    }

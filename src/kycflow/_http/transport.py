@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -32,8 +32,8 @@ from .retry import RetryPolicy, classify
 from .retrying import Retrier
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
+    SecretHeader,
     encode_json,
-    secret_headers,
     secrets_of,
 )
 from .timeouts import capped_timeout, make_timeout
@@ -126,7 +126,7 @@ class Transport:
         if self._owns_sender:
             await self.sender.aclose()
 
-    def send(
+    async def send(
         self,
         method: str,
         path: str,
@@ -140,7 +140,7 @@ class Transport:
         requester: Any = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
         decode: Decode | None = None,
-    ) -> Coroutine[Any, Any, Response]:
+    ) -> Response:
         """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
 
         ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``.
@@ -177,10 +177,7 @@ class Transport:
             decode,
             None if json is None else secrets_of(json),
         )
-        return self.run(call)  # not awaited here: one coroutine frame fewer on every call
-
-    async def run(self, call: Call) -> Response:
-        """Make ``call``: its first attempt here, any retries on tenacity."""
+        # The first attempt here, any retries on tenacity.
         budget = self.retry_budget
         budget.started()
         try:
@@ -205,7 +202,10 @@ class Transport:
             headers = dict(call.headers)
             sent_auth: Mapping[str, str] = _NO_AUTH
             if call.auth is not None:
-                sent_auth = secret_headers(await call.auth.headers(call.requester))
+                sent_auth = {  # redacted reprs, down to aiohttp: no rendered frame shows them
+                    name: value if type(value) is SecretHeader else SecretHeader(value)
+                    for name, value in (await call.auth.headers(call.requester)).items()
+                }
                 headers.update(sent_auth)
             try:
                 reply = await self._exchange(call, headers, limits, number)
