@@ -1,29 +1,27 @@
-"""Re-exports of :mod:`kycflow._http.transport` under the public path ``kycflow.transport``."""
+"""The sending seam and the call path, under the public path ``kycflow.transport``.
 
-from ._http.transport import (
-    MAX_REDIRECTS as MAX_REDIRECTS,
-)
-from ._http.transport import (
-    BodyFactory as BodyFactory,
-)
-from ._http.transport import (
-    CallOptions as CallOptions,
-)
-from ._http.transport import (
-    Response as Response,
-)
-from ._http.transport import (
-    Transport as Transport,
-)
-from ._http.transport import (
-    make_timeout as make_timeout,
-)
+``AsyncTransport`` is what sends one request (``HTTPRequest`` in, ``HTTPResponse`` out);
+``AiohttpTransport`` is the default one. Pass any implementation as ``Client(transport=...)``:
+retries, auth, redirects, flow control and decoding stay the client's.
+"""
+
+from ._http.aiohttp_transport import AiohttpTransport
+from ._http.context import Response
+from ._http.options import CallOptions, TransportOptions
+from ._http.seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
+from ._http.transport import MAX_REDIRECTS, BodyFactory, Transport, make_timeout
 
 __all__ = [
     "MAX_REDIRECTS",
+    "AiohttpTransport",
+    "AsyncTransport",
     "BodyFactory",
     "CallOptions",
+    "HTTPRequest",
+    "HTTPResponse",
     "Response",
+    "StreamBody",
     "Transport",
+    "TransportOptions",
     "make_timeout",
 ]

@@ -220,3 +220,21 @@ async def test_per_call_extra_headers(server: FakeServer, client: kycflow.Client
     assert server.seen[0].headers["X-Trace"] == "t1"
     with pytest.raises(e.ConfigurationError):
         await client.wizard.start(bogus=1)  # type: ignore[call-arg]
+
+
+async def test_raw_responses_keep_the_request_id_of_a_success(
+    server: FakeServer, client: kycflow.Client
+) -> None:
+    server.route(
+        "GET", "/v2/my/verifications/wizard", reply(envelope(), 200, {"X-Request-Id": "rq-1"})
+    )
+    page_reply = reply({"total": 0, "data": []}, 200, {"X-Request-Id": "rq-2"})
+    server.route("GET", "/v2/my/verifications", page_reply)
+    step = await client.with_raw_response.wizard.start()
+    assert (step.request_id, step.status_code) == ("rq-1", 200)
+    assert step.parse().uuid == "wiz-1"
+    assert step.url.endswith("/api/v2/my/verifications/wizard")
+    page = await client.with_auth(None).with_raw_response.verifications.list(limit=5)
+    assert page.request_id == "rq-2"
+    assert page.parse().total == 0
+    assert "Authorization" not in server.seen[1].headers  # the view's own (no) auth

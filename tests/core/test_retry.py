@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kycflow._constants import MAX_RETRY_AFTER
+from kycflow._http.failures import map_exception as _map_exception
 from kycflow._http.retry import (
     Action,
     Failure,
@@ -20,7 +21,6 @@ from kycflow._http.retry import (
     classify,
     parse_retry_after,
 )
-from kycflow._http.transport import _map_exception
 from kycflow.errors import APIConnectionError
 
 

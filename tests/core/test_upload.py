@@ -216,3 +216,32 @@ async def test_cancelled_upload_closes_the_file(server: FakeServer, tmp_path: Pa
             await task
     await asyncio.sleep(0.05)
     assert open_handles() == 0
+
+
+async def test_an_early_reply_closes_the_file_before_upload_returns(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """The server refuses (413) without reading: the file is closed by the time ``upload``
+    raises (or, when the refusal came while a worker thread was still opening it, as soon as
+    that open returns: ``Document``'s stream closes it then)."""
+    path = tmp_path / "big.jpg"
+    path.write_bytes(JPEG + b"0" * 8_000_000)  # more than the socket buffers take unread
+    server.route("POST", UPLOAD, error(413, "too large"))
+
+    def open_handles() -> int:
+        count = 0
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                count += os.readlink(fd) == str(path)
+            except OSError:
+                continue
+        return count
+
+    async with make_client(server.base_url, max_upload_bytes=16_000_000) as c:
+        with pytest.raises(e.APIStatusError):
+            await c.files.upload(path)
+        for _ in range(100):  # at most 1 s, for a thread's open still under way
+            if open_handles() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert open_handles() == 0

@@ -11,15 +11,14 @@ __all__ = ["read_body"]
 _READ_CHUNK = 64 * 1024
 
 
-async def read_body(resp: aiohttp.ClientResponse, limit: int, method: str, template: str) -> bytes:
-    """The whole body of ``resp``, or ``ProtocolError`` once it is over ``limit`` bytes."""
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body of ``resp``, or ``ProtocolError`` once it is over ``limit`` bytes (the
+    caller names the request in it)."""
     length = resp.content_length
     if length is not None and length > limit:
         raise ProtocolError(
             f"the server's reply is {length} bytes, over max_response_bytes={limit}",
             status=resp.status,
-            method=method,
-            path=template,
         )
     content = resp.content
     first = await content.read(_READ_CHUNK)
@@ -31,8 +30,6 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, method: str, templ
             raise ProtocolError(
                 f"the server's reply exceeds max_response_bytes={limit}",
                 status=resp.status,
-                method=method,
-                path=template,
             )
         chunk = await content.read(_READ_CHUNK)
         if not chunk:

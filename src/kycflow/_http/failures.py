@@ -21,7 +21,7 @@ from ..errors import (
 )
 from .retry import Action, Decision, Failure
 
-__all__ = ["RetrySignal", "map_exception", "raise_for"]
+__all__ = ["RetrySignal", "failure_of", "map_exception", "raise_for"]
 
 # aiohttp >= 3.10 tells a connect timeout (never sent) apart from a read timeout.
 _CONNECT_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -43,7 +43,9 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
     """The failure kind and kycflow error for a network-level exception (None if not one)."""
     name = type(exc).__name__
     if isinstance(exc, _CONNECT_TIMEOUT_ERRORS):
-        return Failure.CONNECT_TIMEOUT, APITimeoutError("timed out connecting to the server")
+        return Failure.CONNECT_TIMEOUT, APITimeoutError(
+            "timed out connecting to the server", connecting=True
+        )
     # A pinned fingerprint is checked while connecting, before anything is sent.
     tls = aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch | ssl_module.SSLError
     if isinstance(exc, tls):
@@ -59,6 +61,20 @@ def map_exception(exc: BaseException) -> tuple[Failure, APIError] | None:
             f"the connection to the server failed ({name})"
         )
     return None
+
+
+def failure_of(exc: BaseException) -> tuple[Failure, APIError] | None:
+    """The failure kind of what a seam's ``send`` raised: a kycflow connection error by its
+    class (see ``AsyncTransport``), a network exception of a custom transport as mapped."""
+    if not isinstance(exc, APIConnectionError):
+        return map_exception(exc)
+    if isinstance(exc, APITimeoutError):
+        return (Failure.CONNECT_TIMEOUT if exc.connecting else Failure.TIMEOUT), exc
+    if isinstance(exc, APIConnectError):
+        return Failure.CONNECT, exc
+    if isinstance(exc, APITLSError):
+        return Failure.TLS, exc
+    return Failure.DISCONNECT, exc
 
 
 def raise_for(

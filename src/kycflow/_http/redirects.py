@@ -8,26 +8,35 @@ credentials or documents) is never re-sent to another origin: ``RedirectRefusedE
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ProtocolError, RedirectRefusedError
-from .wire import is_loopback_host
+from .context import Call
+from .seam import StreamBody
+from .urls import is_loopback_host
 
-__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "Hop", "follow_redirects", "redirect_target"]
+__all__ = [
+    "MAX_REDIRECTS",
+    "REDIRECT_STATUSES",
+    "Hop",
+    "next_hop",
+    "redirect_target",
+    "too_many_redirects",
+]
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials: never sent to another origin after a redirect.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 
-Hop = tuple[int, Mapping[str, str], bytes, str, str | None]
-"""One request's (status, headers, body, final url, redirect location or None)."""
 
-HopFn = Callable[[str, str, dict[str, str], Any], Awaitable[Hop]]
-"""Makes one request: (method, url, headers, data) -> ``Hop``."""
+class Hop(NamedTuple):
+    """One request of an attempt's redirect chain (the first is the call's own)."""
+
+    method: str
+    url: str
+    body: bytes | StreamBody | None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -81,49 +90,32 @@ def redirect_target(
     return target
 
 
-async def follow_redirects(
-    hop: HopFn,
-    method: str,
-    url: str,
-    template: str,
-    headers: dict[str, str],
-    json_body: bytes | None,
-    body: Callable[[], AbstractAsyncContextManager[Any]] | None,
-    status: int,
-    location: str,
-    *,
-    allow_insecure_http: bool,
-) -> tuple[int, Mapping[str, str], bytes, str]:
-    """Follow the redirect the first request of an attempt got, and any after it.
+def next_hop(
+    call: Call, hop: Hop, status: int, location: str, headers: dict[str, str], *, insecure: bool
+) -> Hop:
+    """Where a redirect of ``hop`` (answered ``status`` with ``location``) goes next.
 
     ``headers`` is the attempt's own copy: credential headers are removed from it in place once
-    the chain leaves the first request's origin. A request sent with a body is never followed
-    to another origin, whatever the status (a 303 would drop the body, but the answer to a
-    credentialed request would then come from an origin the caller never chose).
+    the chain leaves the call's origin. A request sent with a body is never followed to another
+    origin, whatever the status (a 303 would drop the body, but the answer to a credentialed
+    request would then come from an origin the caller never chose).
     """
-    first_url = url
-    first_method = method
-    has_body = json_body is not None or body is not None
-    for _hop in range(MAX_REDIRECTS):
-        url = redirect_target(
-            url, location, method, template, allow_insecure_http=allow_insecure_http
-        )
-        cross_origin = _origin(url) != _origin(first_url)
-        if cross_origin and has_body:
-            raise _refuse(first_url, url, first_method, template, status)
-        if status == 303 and method != "HEAD":
-            method, json_body, body = "GET", None, None
-            headers.pop("Content-Type", None)
-        if cross_origin:
-            for name in _CREDENTIAL_HEADERS:
-                headers.pop(name, None)
-        if body is None:
-            result = await hop(method, url, headers, json_body)
-        else:
-            async with body() as data:
-                result = await hop(method, url, headers, data)
-        status, resp_headers, payload, final_url, next_location = result
-        if next_location is None:
-            return status, resp_headers, payload, final_url
-        location = next_location
-    raise ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=template)
+    url = redirect_target(
+        hop.url, location, hop.method, call.template, allow_insecure_http=insecure
+    )
+    cross_origin = _origin(url) != _origin(call.url)
+    if cross_origin and call.body is not None:
+        raise _refuse(call.url, url, call.method, call.template, status)
+    method, body = hop.method, hop.body
+    if status == 303 and method != "HEAD":
+        method, body = "GET", None
+        headers.pop("Content-Type", None)
+    if cross_origin:
+        for name in _CREDENTIAL_HEADERS:
+            headers.pop(name, None)
+    return Hop(method, url, body)
+
+
+def too_many_redirects(call: Call, method: str) -> ProtocolError:
+    """The error of a chain longer than ``MAX_REDIRECTS`` (``method``: its last request's)."""
+    return ProtocolError(f"more than {MAX_REDIRECTS} redirects", method=method, path=call.template)

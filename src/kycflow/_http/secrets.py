@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ..errors import APIStatusError, ProtocolError
-from .wire import excerpt
+from ..errors import APIStatusError, ConfigurationError, ProtocolError
+from .decoding import excerpt
 
 __all__ = [
     "REDACTED",
@@ -23,6 +23,7 @@ __all__ = [
     "SecretBytes",
     "SecretHeader",
     "SecretValues",
+    "encode_json",
     "json_default",
     "request_secrets",
     "scrub_error",
@@ -252,3 +253,19 @@ def scrub_error(error: APIStatusError, secrets: Iterable[str], body: bytes) -> A
     error.body_excerpt = scrub_text(new_excerpt, forms)
     error.details = _scrub_value(error.details, forms, set(raw))
     return error
+
+
+# ``json.dumps`` with any non-default argument builds a new encoder on every call. A ``Secret``
+# value (password, code, refresh token) is written raw only here.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), default=json_default)
+
+
+def encode_json(body: object) -> SecretBytes:
+    """A JSON request body, with a redacted repr: a traceback rendering locals must not print
+    a password."""
+    try:
+        return SecretBytes(_JSON_ENCODER.encode(body).encode())
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"request body is not JSON-serialisable ({type(exc).__name__})"
+        ) from None

@@ -1,170 +1,109 @@
-"""The HTTP layer: one aiohttp session (owned or borrowed), timeouts, redirects, retries, logs.
+"""The call path: one logical call over an ``AsyncTransport``, every attempt and hop alike.
 
-It knows no endpoint. ``Transport.send`` makes one logical call: attempts with tenacity (a fresh
-``AsyncRetrying`` per call), a 401 replay through the caller's ``Auth``, redirects followed by
-hand, a bounded read of the reply, and every failure mapped onto ``kycflow.errors``.
-"""
+It knows no endpoint and no auth package: ``send`` builds a ``Call`` that every attempt and
+redirect hop shares; a retryable first failure goes to ``Retrier`` (tenacity)."""
 
 from __future__ import annotations
 
-import asyncio
-import json as jsonlib
 import logging
-import random
-import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-)
 
 from .. import _telemetry as telemetry
-from .._constants import (
-    DEFAULT_CONNECTION_LIMIT,
-    DEFAULT_CONNECTION_LIMIT_PER_HOST,
-    INITIAL_BACKOFF,
-    MAX_BACKOFF,
-    MAX_RESPONSE_BYTES,
-    MAX_RETRY_AFTER,
-    USER_AGENT,
-)
 from .._logging import get_logger, is_enabled
-from ..auth import Auth, Requester
-from ..errors import APIError, APITimeoutError, ConfigurationError, ProtocolError, RateLimitError
-from .bodies import read_body
-from .coordination import LocalCoordinator, RequestCoordinator
-from .failures import RetrySignal, raise_for
-from .failures import map_exception as _map_exception
-from .flow_control import RetryBudget
-from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, follow_redirects
-from .retry import Decision, Failure, RetryPolicy, backoff, classify, parse_retry_after
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+)
+from .aiohttp_transport import AiohttpTransport
+from .context import Call, CallAuth, Decode, Response
+from .failures import RetrySignal, failure_of, raise_for
+from .options import CallOptions, TransportOptions
+from .outcomes import log_attempt, retry_after_of, status_error, success
+from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, next_hop, too_many_redirects
+from .retry import RetryPolicy, classify
+from .retrying import Retrier
+from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
-    SecretBytes,
     SecretHeader,
-    SecretValues,
-    json_default,
-    request_secrets,
-    scrub_error,
-    scrub_protocol_error,
+    encode_json,
     secrets_of,
-    without_echoed_credentials,
 )
 from .timeouts import capped_timeout, make_timeout
-from .wire import check_base_url, error_from_response, join_url, request_id_of
+from .wire import check_base_url, join_url, request_id_of, with_query
 
-__all__ = [
-    "MAX_REDIRECTS",
-    "BodyFactory",
-    "CallOptions",
-    "Response",
-    "Transport",
-    "make_timeout",
-]
+__all__ = ["MAX_REDIRECTS", "BodyFactory", "CallOptions", "Response", "Transport", "make_timeout"]
 
-# ``json.dumps`` with any non-default argument builds a new encoder on every call. A ``Secret``
-# value (password, code, refresh token) is written raw only here.
-_JSON_ENCODER = jsonlib.JSONEncoder(separators=(",", ":"), default=json_default)
-
-BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
-"""Opens a fresh request body (``data=`` of aiohttp) per send and closes it afterwards."""
+BodyFactory = Callable[[], Awaitable[StreamBody]]  # an old public name: bodies are StreamBody
 
 
-@dataclass(frozen=True, slots=True)
-class CallOptions:
-    """Resolved settings of one call."""
-
-    timeout: aiohttp.ClientTimeout
-    max_retries: int
-    deadline: float | None
-    extra_headers: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A successful (2xx) reply, its body read in full (within ``max_response_bytes``)."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    request_id: str | None
-    url: str
-    data: Any = None
-    """The body as ``send``'s ``decode`` returned it (None without a ``decode``)."""
+_NO_AUTH: Mapping[str, str] = {}
 
 
 class Transport:
-    """Owns (or borrows) the aiohttp session and makes calls with retries.
-
-    The owned session and connector are created lazily on first use, so a Transport can be
-    built outside a running event loop. A caller's ``session`` (or ``connector``) is never
-    closed by ``aclose``.
-    """
+    """Makes calls with retries over an ``AsyncTransport`` (by default an aiohttp one that owns,
+    or borrows, the session). ``options`` or its keyword ``settings``; ``aclose`` closes only
+    what this created."""
 
     def __init__(
         self,
         base_url: str,
+        options: TransportOptions | None = None,
         *,
+        transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
         connector: aiohttp.BaseConnector | None = None,
-        allow_insecure_http: bool = False,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
-        connection_limit_per_host: int = DEFAULT_CONNECTION_LIMIT_PER_HOST,
-        ssl: ssl_module.SSLContext | bool = True,
-        initial_backoff: float = INITIAL_BACKOFF,
-        max_backoff: float = MAX_BACKOFF,
-        max_retry_after: float = MAX_RETRY_AFTER,
-        user_agent: str = USER_AGENT,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        retry_budget: RetryBudget | None = None,
-        coordinator: RequestCoordinator | None = None,
+        **settings: Any,
     ) -> None:
-        if session is not None and connector is not None:
-            raise ConfigurationError("pass either session or connector, not both")
-        if ssl is False and not allow_insecure_http:
-            raise ConfigurationError(
-                "ssl=False disables TLS verification: also pass allow_insecure_http=True"
-            )
-        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._allow_insecure_http = allow_insecure_http
-        self._session = session
-        self._owns_session = session is None
-        self._connector = connector
-        self._max_response_bytes = max_response_bytes
-        self._limit = connection_limit
-        self._limit_per_host = connection_limit_per_host
-        self._ssl = ssl
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
-        self._max_retry_after = max_retry_after
-        self._user_agent = user_agent
-        self._rng = rng or random.Random()
-        self._sleep = sleep
-        # Client-wide: every call's retries draw from one budget; a Retry-After pauses the host.
-        self.retry_budget = retry_budget if retry_budget is not None else RetryBudget()
-        self.coordinator = coordinator if coordinator is not None else LocalCoordinator()
+        if options is None:
+            options = TransportOptions.of(**settings)
+        elif settings:
+            raise ConfigurationError("pass options or keyword settings, not both")
+        if transport is not None and (session is not None or connector is not None):
+            raise ConfigurationError("pass either transport or session/connector")
+        self.base_url = check_base_url(base_url, allow_insecure_http=options.allow_insecure_http)
+        self.options = options
+        self._owns_sender = transport is None
+        headers = {"User-Agent": options.user_agent, "Accept": "application/json"}
+        self.sender: AsyncTransport = transport or AiohttpTransport(
+            session=session,
+            connector=connector,
+            connection_limit=options.connection_limit,
+            connection_limit_per_host=options.connection_limit_per_host,
+            ssl=options.ssl,
+            headers=headers,
+        )
+        added = self.sender.default_headers
+        self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
+        self.retry_budget = options.retry_budget
+        self.coordinator = options.coordinator
+        self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
-        self._closed = False
+        self._max_body = options.max_response_bytes
+        self._insecure = options.allow_insecure_http
         self._log = get_logger()
-        self._default_headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        # An owned session sends the defaults itself; a caller's session gets them per request.
-        self._base_headers = {} if session is None else dict(self._default_headers)
+        self._closed = False
+
+    @property
+    def _sleep(self) -> Callable[[float], Awaitable[None]]:
+        return self._retrier.sleep
+
+    @_sleep.setter
+    def _sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._retrier.sleep = sleep
 
     @property
     def session_opened(self) -> bool:
-        """Whether a session exists (a caller's, or an owned one created by a first request)."""
-        return self._session is not None
+        """Whether an aiohttp session exists (a caller's, or one a first request created)."""
+        sender = self.sender
+        return isinstance(sender, AiohttpTransport) and sender.session_opened
 
     @property
     def closed(self) -> bool:
@@ -172,35 +111,20 @@ class Transport:
         return self._closed
 
     def session(self) -> aiohttp.ClientSession:
-        """The session, created on first use when owned."""
+        """The aiohttp session (created on first use when owned)."""
         if self._closed:
             raise ConfigurationError("the client is closed")
-        if self._session is None:
-            connector = self._connector
-            connector_owner = connector is None
-            if connector is None:
-                connector = aiohttp.TCPConnector(
-                    limit=self._limit, limit_per_host=self._limit_per_host, ssl=self._ssl
-                )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                connector_owner=connector_owner,
-                headers=self._default_headers,
-                # Users share the pool: a shared jar would leak one user's cookies to another.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=make_timeout(None),
-                trust_env=False,
-            )
-        return self._session
+        if not isinstance(self.sender, AiohttpTransport):
+            raise ConfigurationError("this client sends through a custom transport")
+        return self.sender.session()
 
     async def aclose(self) -> None:
-        """Close the owned session (and the connector it created); never a caller's."""
+        """Close the transport this created (and its session); never a caller's."""
         if self._closed:
             return
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
+        if self._owns_sender:
+            await self.sender.aclose()
 
     async def send(
         self,
@@ -211,347 +135,159 @@ class Transport:
         template: str | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         json: Any = None,
-        body: BodyFactory | None = None,
-        auth: Auth | None = None,
-        requester: Requester | None = None,
+        body: StreamBody | None = None,
+        auth: CallAuth | None = None,
+        requester: Any = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
-        decode: Callable[[bytes, int], Any] | None = None,
+        decode: Decode | None = None,
     ) -> Response:
         """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
 
-        ``decode(body, status)`` parses a 2xx body into ``Response.data``. When it raises
-        ``ProtocolError`` (a reply cut short, say) the attempt counts as a connection broken
-        after sending: a GET is retried, a POST's outcome is unknown.
+        ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``.
+        When it raises ``ProtocolError`` (a reply cut short, say) the attempt counts as a
+        connection broken after sending: a GET is retried, a POST's outcome is unknown.
         """
-        method = method.upper()
-        template = template or path
-        session = self.session()
-        url = join_url(self.base_url, path)
-        headers = self._base_headers.copy()
-        if options.extra_headers:
-            headers.update(options.extra_headers)
-        json_body: bytes | None = None
-        secrets: SecretValues | None = None
+        if self._closed:
+            raise ConfigurationError("the client is closed")
+        if auth is not None and requester is None:
+            raise ConfigurationError("an Auth needs a requester")
+        headers = self._headers  # never edited: each attempt edits its own copy
+        payload: bytes | StreamBody | None = body
+        content_type = None if body is None else body.content_type
         if json is not None:
-            try:
-                # A redacted repr: a traceback rendering locals must not print a password.
-                json_body = SecretBytes(_JSON_ENCODER.encode(json).encode())
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(
-                    f"request body is not JSON-serialisable ({type(exc).__name__})"
-                ) from None
-            headers["Content-Type"] = "application/json"
-            secrets = secrets_of(json)
-        deadline_at = None if options.deadline is None else time.monotonic() + options.deadline
-
-        async def attempt(number: int) -> Response:
-            return await self._attempt(
-                session,
-                method,
-                url,
-                template,
-                params,
-                headers,
-                json_body,
-                body,
-                options.timeout,
-                deadline_at,
-                auth,
-                requester,
-                policy,
-                number,
-                decode=decode,
-                secrets=secrets,
-            )
-
-        # Most calls succeed at once: the first attempt runs outside tenacity, whose machinery
-        # costs more CPU per call than the request itself on a fast network.
+            payload, content_type = encode_json(json), "application/json"
+        if content_type or options.extra_headers:
+            headers = {**headers, **(options.extra_headers or {})}
+            if content_type:
+                headers["Content-Type"] = content_type
+        deadline = options.deadline
+        url = join_url(self.base_url, path)
+        call = Call(
+            method.upper(),
+            with_query(url, params) if params else url,
+            template or path,
+            headers,
+            payload,
+            options.timeout,
+            None if deadline is None else time.monotonic() + deadline,
+            options.max_retries,
+            policy,
+            auth,
+            requester,
+            decode,
+            None if json is None else secrets_of(json),
+        )
+        # The first attempt here, any retries on tenacity.
         budget = self.retry_budget
         budget.started()
         try:
-            response = await attempt(1)
-            budget.succeeded()
-            return response
-        except RetrySignal as exc:
-            first = exc
-        drawn: list[int | None] = [None]
-        stop: Any = stop_after_attempt(max(options.max_retries, 0) + 1)
-        if deadline_at is not None:
-            stop = stop | stop_before_delay(max(deadline_at - time.monotonic(), 0.0))
-        stop = stop | (lambda state: self._out_of_budget(state, drawn, method, template))
-        retrying = AsyncRetrying(
-            stop=stop,
-            wait=self._wait,
-            retry=retry_if_exception_type(RetrySignal),
-            before_sleep=lambda state: self._log_retry(state, method, template),
-            reraise=True,
-            sleep=self._sleep,
-        )
-        try:
-            async for state in retrying:
-                with state:
-                    number = state.retry_state.attempt_number
-                    if number == 1:
-                        raise first  # replayed, so tenacity's stop, wait and logging see it
-                    response = await attempt(number)
-                    budget.succeeded(drawn[0])
-                    return response
-        except RetrySignal as exc:
-            raise exc.error from exc.error.__cause__
-        raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
+            response = await self._attempt(call, 1)
+        except RetrySignal as first:
+            return await self._retrier.retry(call, first, self._attempt)
+        budget.succeeded()
+        return response
 
-    def _out_of_budget(
-        self, state: RetryCallState, drawn: list[int | None], method: str, template: str
-    ) -> bool:
-        """Tenacity stop: draw the next retry's cost from the client-wide budget."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        timeout = isinstance(exc, RetrySignal) and exc.reason == Failure.TIMEOUT.value
-        drawn[0] = self.retry_budget.draw(timeout=timeout)
-        if drawn[0] is None:
-            self._log.warning("http.retry_budget_exhausted", method=method, path=template)
-            return True
-        return False
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RetrySignal) and exc.retry_after is not None:
-            return min(exc.retry_after, self._max_retry_after)
-        return backoff(
-            state.attempt_number,
-            self._rng,
-            initial=self._initial_backoff,
-            maximum=self._max_backoff,
-        )
-
-    def _log_retry(self, state: RetryCallState, method: str, template: str) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        delay = state.next_action.sleep if state.next_action is not None else state.upcoming_sleep
-        telemetry.record_retry("http", exc.reason if isinstance(exc, RetrySignal) else "error")
-        self._log.info(
-            "http.retry",
-            method=method,
-            path=template,
-            attempt=state.attempt_number,
-            delay=round(delay, 3),
-            reason=exc.reason if isinstance(exc, RetrySignal) else type(exc).__name__,
-        )
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        template: str,
-        params: Sequence[tuple[str, str]] | None,
-        headers: Mapping[str, str],
-        json_body: bytes | None,
-        body: BodyFactory | None,
-        client_timeout: aiohttp.ClientTimeout,
-        deadline_at: float | None,
-        auth: Auth | None,
-        requester: Requester | None,
-        policy: RetryPolicy,
-        number: int,
-        *,
-        decode: Callable[[bytes, int], Any] | None = None,
-        secrets: SecretValues | None = None,
-    ) -> Response:
-        await self._acquire(deadline_at, method, template)
-        if deadline_at is not None:
-            remaining = deadline_at - time.monotonic()
-            if remaining <= 0:
-                raise APITimeoutError("the call's deadline passed", method=method, path=template)
-            client_timeout = capped_timeout(client_timeout, remaining)
-        replayed = False
-        while True:
-            send_headers = dict(headers)
-            sent_auth: Mapping[str, str] = {}
-            if auth is not None:
-                if requester is None:
-                    raise ConfigurationError("an Auth needs a requester")
-                # Redacted reprs, down to aiohttp: no rendered frame shows the token.
-                sent_auth = {
-                    name: value if type(value) is SecretHeader else SecretHeader(value)
-                    for name, value in (await auth.headers(requester)).items()
-                }
-                send_headers.update(sent_auth)
-            try:
-                # The first request is made here rather than in a redirect loop: one coroutine
-                # layer fewer on every call, and most calls are not redirected.
-                # A multipart body is opened (and closed) around its request; JSON is bytes.
-                source = nullcontext(json_body) if body is None else body()
-                async with source as data:
-                    status, resp_headers, payload, final_url, location = await self._hop(
-                        session,
-                        method,
-                        url,
-                        template,
-                        params,
-                        send_headers,
-                        data,
-                        client_timeout,
-                        number,
-                    )
-                if location is not None:
-                    status, resp_headers, payload, final_url = await follow_redirects(
-                        # No query: the Location carries its own.
-                        lambda m, u, h, d: self._hop(
-                            session, m, u, template, None, h, d, client_timeout, number
-                        ),
-                        method,
-                        url,
-                        template,
-                        send_headers,
-                        json_body,
-                        body,
-                        status,
-                        location,
-                        allow_insecure_http=self._allow_insecure_http,
-                    )
-            except (APIError, ConfigurationError):
-                raise
-            except Exception as exc:
-                mapped = _map_exception(exc)
-                if mapped is None:
-                    raise
-                failure, error = mapped
-                error.method, error.path = method, template
-                self._log_attempt(method, template, None, number, None, None, failure.value)
-                raise_for(classify(method, failure, policy), error, exc, None)
-            if 200 <= status < 300:
-                if sent_auth:
-                    payload = without_echoed_credentials(payload, sent_auth)
-                data = None
-                if decode is not None:
-                    try:
-                        data = decode(payload, status)
-                    except ProtocolError as exc:
-                        # The server answered 2xx (a POST was applied) but the body is unreadable.
-                        if secrets or sent_auth:
-                            # Nor the decoder's frames (their locals hold the body) nor its
-                            # JSONDecodeError (its ``doc`` is the body) may keep an echo.
-                            scrub_protocol_error(exc, request_secrets(secrets or (), sent_auth))
-                            exc.__cause__ = exc.__context__ = None
-                            exc = exc.with_traceback(None)
-                            payload = SecretBytes(payload)
-                        decision = classify(method, Failure.DISCONNECT, policy)
-                        raise_for(Decision(decision.action, "unreadable reply"), exc, None, None)
-                return Response(
-                    status, resp_headers, payload, request_id_of(resp_headers), final_url, data
-                )
-            error = error_from_response(status, resp_headers, payload, method=method, path=template)
-            if secrets or sent_auth:
-                # A server may echo the request (a 422 quoting its input): not into our errors.
-                scrub_error(error, request_secrets(secrets or (), sent_auth), payload)
-                payload = SecretBytes(payload)
-            if (
-                status == 401
-                and auth is not None
-                and requester is not None
-                and not replayed
-                and await auth.on_unauthorized(requester, sent_auth)
-            ):
-                replayed = True
-                continue
-            if 300 <= status < 400 or status < 200:
-                raise ProtocolError(
-                    f"unexpected status {status}",
-                    status=status,
-                    method=method,
-                    path=template,
-                )
-            retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-            if retry_after is None and status == 503:
-                retry_after = parse_retry_after(resp_headers.get("Retry-After"))
-            if retry_after is not None and policy is not RetryPolicy.CONNECT_ONLY:
-                # Every call to the host waits it out once, rather than each learning it. (Not
-                # a sign-in's: the vendor throttles sign-in per account, not the whole client.)
-                await self.coordinator.pause(self._host, min(retry_after, self._max_retry_after))
-            raise_for(classify(method, status, policy), error, None, retry_after)
-
-    async def _acquire(self, deadline_at: float | None, method: str, template: str) -> None:
-        """Wait for the coordinator's go (pause, rate), within the call's deadline."""
+    async def _attempt(self, call: Call, number: int) -> Response:
+        # The coordinator's go (pause, rate) within the deadline, then the time left.
+        deadline_at = call.deadline_at
         wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
         try:
             await self.coordinator.acquire(self._host, wait)
         except TimeoutError:
-            raise APITimeoutError(
-                "the call's deadline passed while requests to the server were paused",
-                method=method,
-                path=template,
-            ) from None
+            raise _deadline_passed(call, "while requests to the server were paused") from None
+        limits = call.timeout if deadline_at is None else _time_left(call, deadline_at)
+        replayed = False
+        while True:
+            # The attempt's own headers (redirects edit them), the auth's of the moment added.
+            headers = dict(call.headers)
+            sent_auth: Mapping[str, str] = _NO_AUTH
+            if call.auth is not None:
+                sent_auth = {  # redacted reprs, down to aiohttp: no rendered frame shows them
+                    name: value if type(value) is SecretHeader else SecretHeader(value)
+                    for name, value in (await call.auth.headers(call.requester)).items()
+                }
+                headers.update(sent_auth)
+            try:
+                reply = await self._exchange(call, headers, limits, number)
+            except APIConnectionError as exc:
+                self._no_reply(call, exc, number)
+            except APIError as exc:  # an over-long reply, a refused redirect: as they are
+                if exc.method is None:
+                    exc.method, exc.path = call.method, call.template
+                raise
+            except ConfigurationError:
+                raise
+            except Exception as exc:
+                self._no_reply(call, exc, number)
+            if 200 <= reply.status < 300:
+                return success(call, reply, sent_auth)
+            error = status_error(call, reply, sent_auth)
+            if (
+                reply.status == 401
+                and call.auth is not None
+                and not replayed
+                and await call.auth.on_unauthorized(call.requester, sent_auth)
+            ):
+                replayed = True
+                continue
+            await self._refuse(call, reply, error)
 
-    async def _hop(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        template: str,
-        query: Sequence[tuple[str, str]] | None,
-        headers: dict[str, str],
-        data: Any,
-        client_timeout: aiohttp.ClientTimeout,
-        number: int,
-    ) -> Hop:
-        """One request: (status, headers, body, final url, redirect location or None)."""
-        debug = is_enabled(self._log, logging.DEBUG)
-        started = time.monotonic() if debug else None
-        try:
-            request = session.request(
-                method,
-                url,
-                params=query,
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                timeout=client_timeout,
+    async def _exchange(
+        self, call: Call, headers: dict[str, str], limits: aiohttp.ClientTimeout, number: int
+    ) -> HTTPResponse:
+        """The attempt's requests: the call's own, then each redirect it is sent to."""
+        method, url, body = call.method, call.url, call.body
+        send, log = self.sender.send, self._log
+        for _ in range(MAX_REDIRECTS + 1):
+            started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
+            request = HTTPRequest(method, url, headers, body, limits, self._max_body)
+            with telemetry.http_span(method, url, call.template, number) as span:
+                reply = await send(request)
+                span.status(reply.status)
+            status = reply.status
+            location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
+            if started is not None:
+                what = None if location is None else "redirect"
+                rid = request_id_of(reply.headers)
+                log_attempt(log, call, status, number, started, rid, what)
+            if location is None:
+                return reply
+            hop = Hop(method, url, body)  # only a redirected request builds one
+            method, url, body = next_hop(
+                call, hop, status, location, headers, insecure=self._insecure
             )
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
-        with telemetry.http_span(method, url, template, number) as span:
-            async with request as resp:
-                status = resp.status
-                span.status(status)
-                resp_headers: Mapping[str, str] = resp.headers
-                location = resp_headers.get("Location") if status in REDIRECT_STATUSES else None
-                payload = (
-                    b""
-                    if location is not None
-                    else await read_body(resp, self._max_response_bytes, method, template)
-                )
-                if debug:
-                    self._log_attempt(
-                        method,
-                        template,
-                        status,
-                        number,
-                        started,
-                        request_id_of(resp_headers),
-                        None if location is None else "redirect",
-                    )
-                return status, resp_headers, payload, str(resp.url), location
+        raise too_many_redirects(call, method)
 
-    def _log_attempt(
-        self,
-        method: str,
-        template: str,
-        status: int | None,
-        attempt: int,
-        started: float | None,
-        request_id: str | None,
-        error: str | None,
-    ) -> None:
-        log = self._log
-        if not is_enabled(log, logging.DEBUG):
-            return
-        elapsed = None if started is None else round((time.monotonic() - started) * 1000, 1)
-        log.debug(
-            "http.request",
-            method=method,
-            path=template,
-            status=status,
-            attempt=attempt,
-            elapsed_ms=elapsed,
-            request_id=request_id,
-            error=error,
-        )
+    def _no_reply(self, call: Call, exc: Exception, number: int) -> NoReturn:
+        """Raise what a request that got no reply becomes (retry signal, error, unknown)."""
+        mapped = failure_of(exc)
+        if mapped is None:
+            raise exc
+        failure, error = mapped
+        error.method, error.path = call.method, call.template
+        log_attempt(self._log, call, None, number, None, None, failure.value)
+        cause = error.__cause__ if error is exc else exc
+        raise_for(classify(call.method, failure, call.policy), error, cause, None)
+
+    async def _refuse(self, call: Call, reply: HTTPResponse, error: APIStatusError) -> NoReturn:
+        """Raise what a non-2xx reply becomes, after pausing the host on a Retry-After."""
+        retry_after = retry_after_of(reply, error)
+        if retry_after is not None and call.policy is not RetryPolicy.CONNECT_ONLY:
+            # Every call to the host waits it out once, rather than each learning it. (Not
+            # a sign-in's: the vendor throttles sign-in per account, not the whole client.)
+            max_wait = self.options.max_retry_after
+            await self.coordinator.pause(self._host, min(retry_after, max_wait))
+        raise_for(classify(call.method, reply.status, call.policy), error, None, retry_after)
+
+
+def _deadline_passed(call: Call, when: str = "") -> APITimeoutError:
+    message = "the call's deadline passed" + (f" {when}" if when else "")
+    return APITimeoutError(message, method=call.method, path=call.template)
+
+
+def _time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
+    """The attempt's timeout, cut to what is left of the call's deadline."""
+    remaining = deadline_at - time.monotonic()
+    if remaining <= 0:
+        raise _deadline_passed(call)
+    return capped_timeout(call.timeout, remaining)

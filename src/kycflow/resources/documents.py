@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Unpack
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any, Unpack
 
-from .._http.wire import filter_params, parse_model, path_segment
+from .._http.decoding import parse_model
+from .._http.options import RequestOptions
+from .._http.urls import path_segment
 from ..errors import ConfigurationError, NotFoundError, ProtocolError
 from ..models import ClientDocument, DocumentPage
-
-if TYPE_CHECKING:
-    from ..client import Client, RequestOptions
+from ._client import ClientLike
+from ._pages import iterate_pages, page_params
 
 __all__ = ["Documents"]
 
 LIST_PATH = "/v2/my/documents"
 ITEM_TEMPLATE = "/v2/my/documents/{id}"
-_SORT_ORDERS = frozenset({"asc", "desc"})
-
-
-def _check_count(name: str, value: int | None, minimum: int) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int) or value < minimum
-    ):
-        raise ConfigurationError(f"{name} must be an int >= {minimum}")
-
-
-def _params(
-    limit: int | None,
-    offset: int | None,
-    sort_by: str | None,
-    sort_order: str | None,
-    filters: Mapping[str, object] | None,
-) -> builtins.list[tuple[str, str]]:
-    _check_count("limit", limit, 0)
-    _check_count("offset", offset, 0)
-    if sort_order is not None and sort_order not in _SORT_ORDERS:
-        raise ConfigurationError("sort_order must be 'asc' or 'desc'")
-    params = [(k, str(v)) for k, v in (("limit", limit), ("offset", offset)) if v is not None]
-    params += [(k, v) for k, v in (("sort_by", sort_by), ("sort_order", sort_order)) if v]
-    return params + filter_params(filters)
 
 
 def _item(payload: Any, body: bytes, method: str, path: str) -> ClientDocument:
@@ -60,7 +37,7 @@ def _item(payload: Any, body: bytes, method: str, path: str) -> ClientDocument:
 class Documents:
     """The current client's documents (vendor docs: NOTES.md, "Other endpoints")."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: ClientLike) -> None:
         self._client = client
 
     async def list(
@@ -73,7 +50,7 @@ class Documents:
         **options: Unpack[RequestOptions],
     ) -> DocumentPage:
         """One page of documents (``filters`` become ``filter[<field>]=<value>``)."""
-        params = _params(limit, offset, sort_by, sort_order, filters)
+        params = page_params(limit, offset, sort_by, sort_order, filters)
         client = self._client
         response, payload = await client.request(
             "GET", LIST_PATH, options=client.call_options(options), params=params
@@ -88,7 +65,7 @@ class Documents:
             )
         return parse_model(DocumentPage, payload, body=response.body, method="GET", path=LIST_PATH)
 
-    async def iterate(
+    def iterate(
         self,
         *,
         page_size: int = 50,
@@ -96,15 +73,11 @@ class Documents:
         **options: Unpack[RequestOptions],
     ) -> AsyncIterator[ClientDocument]:
         """Every document across pages; stops on an empty page or once offset >= total."""
-        _check_count("page_size", page_size, 1)
-        offset = 0
-        while True:
-            page = await self.list(limit=page_size, offset=offset, filters=filters, **options)
-            for item in page.data:
-                yield item
-            offset += len(page.data)
-            if not page.data or offset >= page.total:
-                return
+
+        def read(limit: int, offset: int) -> Awaitable[DocumentPage]:
+            return self.list(limit=limit, offset=offset, filters=filters, **options)
+
+        return iterate_pages(read, page_size)
 
     async def get(
         self, document_id: int | str, **options: Unpack[RequestOptions]

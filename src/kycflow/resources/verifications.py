@@ -2,56 +2,28 @@
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Unpack
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Unpack
 
-from .._http.wire import filter_params, page_from_payload, path_segment, verification_from_payload
-from ..errors import ConfigurationError
+from .._http.options import RequestOptions
+from .._http.replies import page_from_payload, verification_from_payload
+from .._http.urls import path_segment
 from ..models import Level, Verification, VerificationPage
+from ._client import ClientLike
+from ._pages import iterate_pages, page_params
 from .level_wait import WaitProgress, wait_for_level
 from .levels import LevelRef, PollPolicy
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from ..client import Client, RequestOptions
 
 __all__ = ["Verifications"]
 
 LIST_PATH = "/v2/my/verifications"
 ITEM_TEMPLATE = "/v2/my/verifications/{id}"
-_SORT_ORDERS = frozenset({"asc", "desc"})
-
-
-def _list_params(
-    limit: int | None,
-    offset: int | None,
-    sort_by: str | None,
-    sort_order: str | None,
-    filters: Mapping[str, object] | None,
-) -> builtins.list[tuple[str, str]]:
-    params: builtins.list[tuple[str, str]] = []
-    for name, value in (("limit", limit), ("offset", offset)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{name} must be an int >= 0")
-        params.append((name, str(value)))
-    if sort_by is not None:
-        params.append(("sort_by", sort_by))
-    if sort_order is not None:
-        if sort_order not in _SORT_ORDERS:
-            raise ConfigurationError("sort_order must be 'asc' or 'desc'")
-        params.append(("sort_order", sort_order))
-    params.extend(filter_params(filters))
-    return params
 
 
 class Verifications:
     """The current client's verification history."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: ClientLike) -> None:
         self._client = client
 
     async def list(
@@ -64,14 +36,14 @@ class Verifications:
         **options: Unpack[RequestOptions],
     ) -> VerificationPage:
         """One page of the history (``filters`` become ``filter[<field>]=<value>``)."""
-        params = _list_params(limit, offset, sort_by, sort_order, filters)
+        params = page_params(limit, offset, sort_by, sort_order, filters)
         client = self._client
         response, payload = await client.request(
             "GET", LIST_PATH, options=client.call_options(options), params=params
         )
         return page_from_payload(payload, body=response.body, method="GET", path=LIST_PATH)
 
-    async def iterate(
+    def iterate(
         self,
         *,
         page_size: int = 50,
@@ -81,25 +53,13 @@ class Verifications:
         **options: Unpack[RequestOptions],
     ) -> AsyncIterator[Verification]:
         """Every verification across pages; stops on an empty page or once offset >= total."""
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ConfigurationError("page_size must be an int >= 1")
-        offset = 0
-        while True:
-            page = await self.list(
-                limit=page_size,
-                offset=offset,
-                sort_by=sort_by,
-                sort_order=sort_order,
-                filters=filters,
-                **options,
+
+        def read(limit: int, offset: int) -> Awaitable[VerificationPage]:
+            return self.list(
+                limit, offset, sort_by=sort_by, sort_order=sort_order, filters=filters, **options
             )
-            if not page.data:
-                return
-            for item in page.data:
-                yield item
-            offset += len(page.data)
-            if offset >= page.total:
-                return
+
+        return iterate_pages(read, page_size)
 
     async def get(
         self, verification_id: int | str, **options: Unpack[RequestOptions]

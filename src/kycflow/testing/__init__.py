@@ -6,6 +6,7 @@ It imports nothing of the client it tests. See docs/sandbox.md.
 from ._state import SandboxUser, SigninThrottle
 from ._thread import run_in_thread
 from .faults import CLASSIC_KINDS, COMMIT_KINDS, Fault, FaultKind, Faults
+from .mock_transport import MockTransport, RecordedRequest, reply
 from .records import Duplicate, RequestRecord, Submission, UploadRecord
 from .review import PendingReview, Review, ReviewRecord
 from .sandbox import Sandbox
@@ -22,8 +23,10 @@ __all__ = [
     "FaultKind",
     "Faults",
     "LevelSpec",
+    "MockTransport",
     "PendingReview",
     "Quirks",
+    "RecordedRequest",
     "RequestRecord",
     "Review",
     "ReviewRecord",
@@ -37,6 +40,7 @@ __all__ = [
     "Step",
     "Submission",
     "UploadRecord",
+    "reply",
     "run_in_thread",
     "serve",
     "serve_async",

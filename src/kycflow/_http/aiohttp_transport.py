@@ -1,0 +1,176 @@
+"""The default ``AsyncTransport``: one aiohttp session, owned (created lazily) or the caller's."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
+
+from .._constants import DEFAULT_CONNECTION_LIMIT, DEFAULT_CONNECTION_LIMIT_PER_HOST
+from ..errors import ConfigurationError, KycflowError
+from .bodies import read_body
+from .failures import map_exception
+from .redirects import REDIRECT_STATUSES
+from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
+from .timeouts import make_timeout
+
+__all__ = ["AiohttpTransport"]
+
+
+class _StreamPayload(Payload):
+    """A ``StreamBody`` as aiohttp's request body: written from aiohttp's writer task."""
+
+    _autoclose = True  # the iteration is closed by ``write`` itself
+
+    def __init__(self, body: StreamBody) -> None:
+        super().__init__(body)
+        self._body = body
+        self._task: asyncio.Task[Any] | None = None
+
+    @property
+    def size(self) -> int | None:
+        return self._body.length
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a streamed body is binary")
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self.write(writer)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        whole = self._body.whole()
+        if whole is not None:  # a small body in memory: one write, no iteration to close
+            await writer.write(whole)
+            return
+        self._task = asyncio.current_task()
+        chunks = self._body.chunks()
+        try:
+            async for chunk in chunks:
+                await writer.write(chunk)
+        finally:
+            # Closed in the task that iterates it: a generator is never closed while it runs.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def finished(self) -> None:
+        """Wait for the writer task, which still holds the body's iteration (aiohttp cancels
+        it on an early reply or a failure; awaiting it lets its ``finally`` close the file)."""
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait((task,))
+
+
+class AiohttpTransport(AsyncTransport):
+    """Sends over an aiohttp session: a caller's ``session`` (or one over a caller's
+    ``connector``) is never closed; an owned one is created on first use, so this can be built
+    outside a running event loop."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        connector: aiohttp.BaseConnector | None = None,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        connection_limit_per_host: int = DEFAULT_CONNECTION_LIMIT_PER_HOST,
+        ssl: ssl_module.SSLContext | bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers``: sent with every request, as the owned session's defaults."""
+        if session is not None and connector is not None:
+            raise ConfigurationError("pass either session or connector, not both")
+        self._session = session
+        self._owns_session = session is None
+        self._connector = connector
+        self._limit = connection_limit
+        self._limit_per_host = connection_limit_per_host
+        self._ssl = ssl
+        self._closed = False
+        if session is None and headers:
+            # The session adds them (in C): fewer headers to merge per request.
+            self.default_headers = dict(headers)
+
+    @property
+    def session_opened(self) -> bool:
+        """Whether a session exists (a caller's, or an owned one created by a first request)."""
+        return self._session is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose`` was called."""
+        return self._closed
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, created on first use when owned."""
+        if self._closed:
+            raise ConfigurationError("the client is closed")
+        if self._session is None:
+            connector = self._connector
+            if connector is None:
+                connector = aiohttp.TCPConnector(
+                    limit=self._limit, limit_per_host=self._limit_per_host, ssl=self._ssl
+                )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                connector_owner=self._connector is None,
+                # Users share the pool: a shared jar would leak one user's cookies to another.
+                headers=dict(self.default_headers),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=make_timeout(None),
+                trust_env=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the owned session (and the connector it created); never a caller's."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """One request, redirects not followed; failures mapped onto kycflow errors."""
+        body = request.body
+        payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
+        session = self._session or self.session()
+        try:
+            context = session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=body if payload is None else payload,
+                allow_redirects=False,
+                timeout=request.timeout or session.timeout,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
+        try:
+            async with context as resp:
+                status = resp.status
+                headers = resp.headers
+                if status in REDIRECT_STATUSES and "Location" in headers:
+                    content = b""
+                else:
+                    content = await read_body(resp, request.max_body)
+                return HTTPResponse(status, headers, content, str(resp.url))
+        except KycflowError:
+            raise
+        except Exception as exc:
+            mapped = map_exception(exc)
+            if mapped is None:
+                raise
+            raise mapped[1] from exc
+        finally:
+            # Only a streamed body's iteration (``_task`` set) can still be running.
+            if payload is not None and payload._task is not None:
+                await payload.finished()
