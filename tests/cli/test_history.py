@@ -7,7 +7,7 @@ import json
 from clikit import ASSETS, CLI
 
 from kycflow.testing import Sandbox
-from kycflow.testing._state import HistoryEntry
+from kycflow.testing._users import HistoryEntry
 
 
 def history_args(sandbox: Sandbox, token: str, *extra: str) -> list[str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._state import SandboxUser, SigninThrottle
 from ._thread import run_in_thread
+from ._users import SandboxUser, SigninThrottle
 from .faults import CLASSIC_KINDS, COMMIT_KINDS, Fault, FaultKind, Faults
 from .records import Duplicate, RequestRecord, Submission, UploadRecord
 from .review import PendingReview, Review, ReviewRecord

@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 
 from . import _commit_faults as commit_faults
 from ._http import FAULT_KEY, HTML_502, USER_KEY, Abort, Fail, Reply
-from ._state import SandboxUser
+from ._users import SandboxUser
 from .faults import FaultKind
 from .state import SandboxState
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._state import HistoryEntry, SandboxUser
+from ._users import HistoryEntry, SandboxUser
 from .scenario import Scenario, Step
 
 __all__ = ["history_entry", "iso", "step_types", "token_json"]

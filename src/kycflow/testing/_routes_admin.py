@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ._http import Fail, json_body
-from ._state import DEFAULT_2FA_CODE
+from ._users import DEFAULT_2FA_CODE
 from .faults import Faults
 from .state import SandboxState
 

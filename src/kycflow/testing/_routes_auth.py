@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ._gate import inject
 from ._http import USER_KEY, Fail, json_body
-from ._state import SECOND_FACTORS
+from ._users import SECOND_FACTORS
 from .state import SandboxState
 
 __all__ = ["AUTH_WORKFLOW", "MAX_PENDING_SIGNINS", "SIGNIN_WORKFLOW", "AuthRoutes"]

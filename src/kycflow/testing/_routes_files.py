@@ -12,7 +12,7 @@ from aiohttp import BodyPartReader, hdrs, web
 
 from ._gate import authenticate, inject
 from ._http import Fail
-from ._state import SandboxUser
+from ._users import SandboxUser
 from .records import UploadRecord
 from .state import SandboxState
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from ._gate import authenticate, inject
 from ._http import API_PREFIX, Fail, json_body
 from ._render import history_entry, step_types
-from ._state import SandboxUser
+from ._users import SandboxUser
 from .records import Duplicate, Submission
 from .scenario import DocType
 from .state import SandboxState

@@ -17,7 +17,7 @@ from aiohttp import web
 from ._app import build_app
 from ._http import API_PREFIX, LOOPBACK
 from ._render import history_entry
-from ._state import DEFAULT_2FA_CODE, SandboxUser, SigninThrottle
+from ._users import DEFAULT_2FA_CODE, SandboxUser, SigninThrottle
 from .faults import FaultKind, Faults
 from .records import Duplicate, Records, RequestRecord, Submission, UploadRecord
 from .review import Decision, PendingReview, ReviewDesk, ReviewRecord

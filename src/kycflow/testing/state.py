@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._render import token_json
-from ._state import DEFAULT_2FA_CODE, SECOND_FACTORS, HistoryEntry, SandboxUser, SigninThrottle
+from ._users import DEFAULT_2FA_CODE, SECOND_FACTORS, HistoryEntry, SandboxUser, SigninThrottle
 from .faults import Faults
 from .records import Records
 from .review import Decision, PendingReview, ReviewDesk, ReviewRecord
