@@ -95,7 +95,12 @@ class VerificationPage(_Model):
 
 
 class DocumentType(_Model):
-    """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``."""
+    """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``.
+
+    Frozen: steps decoded from the wire share one object per distinct type.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     id: int
     description: str = ""
@@ -137,12 +142,44 @@ def normalise_types(data: Any) -> list[Any]:
     return []
 
 
+# Decoded document types by their wire form: thousands of runs see the same few types, and
+# sharing one frozen object per type saves both the memory and the validation.
+_TYPES: dict[str, DocumentType] = {}
+_TYPES_MAX = 1024
+
+
+def _shared_types(raw: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in raw:
+        key = repr(item)
+        found = _TYPES.get(key)
+        if found is None:
+            found = DocumentType.model_validate(item)
+            if len(_TYPES) >= _TYPES_MAX:
+                _TYPES.clear()
+            _TYPES[key] = found
+        out.append(found)
+    return out
+
+
+def _kept_data(data: Any) -> Any:
+    """``data`` when it says more than its document types (``types`` holds those), else None."""
+    if not isinstance(data, dict):
+        return None
+    if any(k in data for k in _REASON_KEYS) or (
+        "id" not in data and any(k != "types" for k in data)
+    ):
+        return data
+    return None
+
+
 class WizardStep(_Model):
     """A page of the verification wizard (the wizard envelope).
 
     ``code`` 200 is an intermediary step whose ``types`` the client must choose from; 202 is the
     final step. ``types`` is the envelope's ``data`` normalised to a list; ``raw_data`` keeps the
-    original.
+    original ``data`` object when it holds more than the types (a reason, other fields), and is
+    None when the types are all it held.
     """
 
     code: int
@@ -159,8 +196,8 @@ class WizardStep(_Model):
             return cls.model_validate(payload)
         data = payload.get("data")
         fields = {k: v for k, v in payload.items() if k != "data" and k != "types"}
-        fields["types"] = normalise_types(data)
-        fields["raw_data"] = data
+        fields["types"] = _shared_types(normalise_types(data))
+        fields["raw_data"] = _kept_data(data)
         return cls.model_validate(fields)
 
     @property

@@ -17,11 +17,12 @@ options are one frozen ``RunnerOptions``; each ``run()`` is a ``Run`` (``run.py`
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid as uuid_lib
 from collections.abc import Awaitable, Callable
 
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from .. import _telemetry as telemetry
 from .._constants import (
@@ -35,7 +36,7 @@ from .._constants import (
 from ..errors import ConfigurationError
 from .checkpoint import CheckpointStore
 from .choosing import Chooser
-from .leases import hold_lease
+from .leases import LeasingStore, hold_lease
 from .options import RunnerOptions
 from .providers import FileProvider
 from .reporting import Reporter
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 _DEFAULTS = RunnerOptions()
+_NO_LEASE = contextlib.nullcontext()
 
 
 class WizardRunner:
@@ -168,7 +170,18 @@ class WizardRunner:
         options = self.options
         run_id = options.run_id or uuid_lib.uuid4().hex
         run = Run(self.client, self._chooser, self._reporter, options, run_id)
-        # One run per key: a store that leases holds the key for the whole run.
-        async with hold_lease(options.checkpoint_store, options.checkpoint_key, run_id):
-            with bound_contextvars(run_id=run_id), telemetry.run_span(run_id, run.state):
-                return await run.execute()
+        store, key = options.checkpoint_store, options.checkpoint_key
+        # One run per key: a store that leases holds the key for the whole run. Without one,
+        # no context manager is made: thousands of runs may be waiting at once.
+        lease = (
+            hold_lease(store, key, run_id)
+            if key is not None and isinstance(store, LeasingStore)
+            else _NO_LEASE
+        )
+        async with lease:
+            tokens = bind_contextvars(run_id=run_id)
+            try:
+                with telemetry.run_span(run_id, run.state):
+                    return await run.execute()
+            finally:
+                reset_contextvars(**tokens)
