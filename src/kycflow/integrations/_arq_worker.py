@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ DEFAULT_KEEP_RESULT = 86400.0
 DEFAULT_HEALTH_CHECK_INTERVAL = 30.0
 
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
+
+# A cancelled job (a graceful shutdown) goes back to the queue and resumes elsewhere.
+_ALWAYS: dict[str, Any] = {"retry_jobs": True, "allow_abort_jobs": True}
 
 
 def _redis_settings(redis: RedisSettings | str | None) -> RedisSettings:
@@ -87,6 +91,23 @@ class _Lifecycle:
     events_maxlen: int | None  # None: no events published
     on_startup: Hook | None
     on_shutdown: Hook | None
+
+    @classmethod
+    def from_arguments(cls, arguments: dict[str, Any]) -> _Lifecycle:
+        """Checked, from ``make_worker_settings``'s arguments."""
+        job_timeout, max_tries = arguments["job_timeout"], arguments["max_tries"]
+        if not job_timeout > 0:
+            raise ConfigurationError("job_timeout must be positive")
+        if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
+            raise ConfigurationError("max_tries must be a positive integer")
+        publish = arguments["publish_events"]
+        fields = {f.name: arguments[f.name] for f in dataclasses.fields(cls)}
+        fields["client_options"] = dict(arguments["client_options"] or {})
+        fields["runner_options"] = _runner_options(
+            arguments["runner_options"], job_timeout=job_timeout, publish_events=publish
+        )
+        fields["events_maxlen"] = arguments["events_maxlen"] if publish else None
+        return cls(**fields)
 
     async def startup(self, ctx: dict[str, Any]) -> None:
         kwargs = dict(self.client_options)
@@ -148,53 +169,27 @@ def make_worker_settings(
     events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     **worker_options: Any,
 ) -> type:
-    """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``).
+    """A ``WorkerSettings`` class for ``arq`` (``arq mymodule.WorkerSettings``); docs/workers.md.
 
-    - ``base_url``, ``client_options``: the ``kycflow.Client`` each worker process opens once
-      (at startup) and closes at shutdown; jobs run on ``with_auth`` views of it.
-    - ``redis``: ``RedisSettings``, a ``redis://`` URL, or ``None`` for ``$KYCFLOW_REDIS_URL``,
-      ``$REDIS_URL`` or localhost.
+    - ``base_url``, ``client_options``: the ``kycflow.Client`` each worker process opens at
+      startup and closes at shutdown; jobs run on ``with_auth`` views of it. ``redis``:
+      ``RedisSettings``, a URL, or ``None`` for ``$KYCFLOW_REDIS_URL``, ``$REDIS_URL``, localhost.
     - ``resolve_auth(ctx, job)`` / ``resolve_provider(ctx, job)`` (sync or async): a job's
-      credentials and documents. Defaults: ``token_env`` from the worker's environment; a
+      credentials and documents; by default ``token_env`` from the worker's environment and a
       ``DirectoryProvider`` over ``documents`` (relative to ``documents_root``) with ``map``.
-    - ``runner_options``: ``WizardRunner`` keyword arguments; the run's ``deadline`` defaults
-      to 90% of ``job_timeout`` so a run ends with its own error before arq cancels it.
-    - ``job_timeout``: arq's limit per try. arq marks a started job in progress for
-      ``job_timeout + 10`` seconds: that is how soon a job whose worker died runs again.
-    - ``max_tries``: tries per job, crashes included; ``retry_delay * try`` seconds between
-      tries after a transient error. ``keep_result``: seconds arq keeps a result (and so
-      refuses to enqueue the same job id again).
-    - ``on_startup``/``on_shutdown``: your own hooks, run after/before kycflow's.
-    - ``request_rate``: the vendor's request rate for the whole fleet (``"20/second"``). The
-      workers' clients share it and every ``Retry-After`` pause through arq's Redis (a
-      ``RedisCoordinator``), unless ``client_options`` names its own ``coordinator``.
-    - ``publish_events``: publish each run's events to the job key's Redis stream (at most
-      about ``events_maxlen`` kept), for ``kycflow.integrations.redis_events.read_events``.
-    - ``worker_options``: any other ``arq.Worker`` setting (``queue_name``, ``poll_delay``...).
+    - ``runner_options``: ``WizardRunner`` keywords; ``deadline`` defaults to 90% of
+      ``job_timeout`` (arq's limit per try; a job whose worker died runs again after
+      ``job_timeout + 10`` s). ``max_tries``: tries per job, crashes included, ``retry_delay *
+      try`` s apart after a transient error. ``keep_result``: seconds a result is kept (and the
+      job id refused). ``on_startup``/``on_shutdown``: hooks run after/before kycflow's.
+    - ``request_rate``: the fleet's request rate (``"20/second"``), shared with every
+      ``Retry-After`` pause through Redis (a ``RedisCoordinator``) unless ``client_options``
+      names a ``coordinator``. ``publish_events``: each run's events to the job key's Redis
+      stream (about ``events_maxlen`` kept). ``worker_options``: other ``arq.Worker`` settings.
     """
+    arguments = dict(locals())  # first: every argument, by name
     worker = arq_module("arq.worker")
-    if not job_timeout > 0:
-        raise ConfigurationError("job_timeout must be positive")
-    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-        raise ConfigurationError("max_tries must be a positive integer")
-    life = _Lifecycle(
-        base_url=base_url,
-        client_options=dict(client_options or {}),
-        resolve_auth=resolve_auth,
-        resolve_provider=resolve_provider,
-        documents_root=documents_root,
-        runner_options=_runner_options(
-            runner_options, job_timeout=job_timeout, publish_events=publish_events
-        ),
-        checkpoint_prefix=checkpoint_prefix,
-        checkpoint_ttl=checkpoint_ttl,
-        max_tries=max_tries,
-        retry_delay=retry_delay,
-        request_rate=request_rate,
-        events_maxlen=events_maxlen if publish_events else None,
-        on_startup=on_startup,
-        on_shutdown=on_shutdown,
-    )
+    life = _Lifecycle.from_arguments(arguments)
     job = worker.func(run_verification, name=JOB_FUNCTION, timeout=job_timeout, max_tries=max_tries)
     attrs: dict[str, Any] = {
         "functions": [job],
@@ -206,9 +201,7 @@ def make_worker_settings(
         "max_jobs": max_jobs,
         "keep_result": keep_result,
         "health_check_interval": health_check_interval,
-        # A cancelled job (a graceful shutdown) goes back to the queue and resumes elsewhere.
-        "retry_jobs": True,
-        "allow_abort_jobs": True,
+        **_ALWAYS,
         **worker_options,
     }
     return type("WorkerSettings", (), attrs)
