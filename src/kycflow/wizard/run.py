@@ -8,16 +8,16 @@ counters), a ``Pacer`` (waits and retries against the deadline), an ``Uploader``
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from .. import _telemetry as telemetry
-from ..errors import StepRefusedError, WizardDeadlineError, WizardStepLimitError
+from ..errors import WizardDeadlineError, WizardStepLimitError
 from ..models import WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import StepInProgress, step_signature
 from .choosing import Chooser, Supplied, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted
 from .options import RunnerOptions
 from .pacing import Pacer
+from .refusals import Refusals, StepOutcome
 from .reporting import Reporter, log
 from .results import (
     OUTCOME_COMPLETED,
@@ -34,25 +34,6 @@ from .uploads import Uploader, validate
 __all__ = ["Run"]
 
 _FAILED_MESSAGE_CHARS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class _StepOutcome:
-    step: WizardStep
-    type_id: int
-    refused: bool = False
-    reason: str | None = None
-
-
-class _Refusals:
-    """The refusals of the step being worked on, in a row."""
-
-    __slots__ = ("count", "excluded", "reason")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.excluded: set[int] = set()
-        self.reason: str | None = None
 
 
 class Run:
@@ -138,7 +119,7 @@ class Run:
     async def _drive(self) -> WizardResult:
         state = self.state
         step, doubt = await self._begin()
-        refusals = _Refusals()
+        refusals = Refusals()
         signature = step_signature(step)  # once per step: it is compared, and checkpointed
         while not step.is_final:
             number = state.number
@@ -157,30 +138,16 @@ class Run:
                     span.committed(state.cp.steps[-1], refused=False)
             doubt = None
             if outcome.refused:
-                self._count_refusal(number, outcome, refusals)
-            elif refusals.count or refusals.excluded:
-                refusals = _Refusals()
+                refusals.add(number, outcome, self._options.stall_limit)
+            elif refusals.count:
+                refusals = Refusals()
             step = outcome.step
             signature = step_signature(step)
         return await self._finish(step)
 
-    def _count_refusal(self, number: int, outcome: _StepOutcome, refusals: _Refusals) -> None:
-        refusals.count += 1
-        refusals.excluded.add(outcome.type_id)
-        refusals.reason = outcome.reason or refusals.reason
-        if refusals.count >= self._options.stall_limit:
-            reason = refusals.reason
-            raise StepRefusedError(
-                f"step {number} was refused {refusals.count} times in a row"
-                + (f": {reason}" if reason else ""),
-                step=number,
-                type_ids=sorted(refusals.excluded),
-                reason=reason,
-            )
-
     async def _do_step(
-        self, step: WizardStep, signature: str, refusals: _Refusals, *, in_doubt: bool
-    ) -> _StepOutcome:
+        self, step: WizardStep, signature: str, refusals: Refusals, *, in_doubt: bool
+    ) -> StepOutcome:
         state = self.state
         number = state.number
         current = state.cp.current
@@ -221,7 +188,7 @@ class Run:
         if relation(step, signature, reply) is not Relation.MOVED:
             return await self._refused(number, current, reply, said, supplied)
         await self._committed(step, current, paths, reply, reconciled=reconciled)
-        return _StepOutcome(reply, chosen.id)
+        return StepOutcome(reply, chosen.id)
 
     async def _committed(
         self,
@@ -265,7 +232,7 @@ class Run:
         reply: WizardStep,
         reason: str | None,
         supplied: Supplied,
-    ) -> _StepOutcome:
+    ) -> StepOutcome:
         """The server asked for the step again: the submit was refused, nothing committed."""
         reason = reason or reply.reason()
         self.state.cp.current = None  # its files were refused with it
@@ -281,7 +248,7 @@ class Run:
                 retry_type_ids=left,
             )
         )
-        return _StepOutcome(reply, current.type_id, refused=True, reason=reason)
+        return StepOutcome(reply, current.type_id, refused=True, reason=reason)
 
     async def _finish(self, step: WizardStep) -> WizardResult:
         state = self.state
