@@ -3,6 +3,8 @@ the steps no document can answer (a third-party SDK's wizard)."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from ..documents import Document
 from ..errors import (
     ConfigurationError,
@@ -54,7 +56,7 @@ class Chooser:
         self._policy = policy
 
     async def supplied(
-        self, step: WizardStep, number: int, excluded: set[int], reason: str | None
+        self, step: WizardStep, number: int, excluded: AbstractSet[int], reason: str | None
     ) -> Supplied:
         """The step's types the provider supplies (none excluded); raises when there are none."""
         supplied: Supplied = []

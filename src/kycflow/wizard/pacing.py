@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import _telemetry as telemetry
 from .._constants import DEFAULT_RUN_DEADLINE
@@ -63,15 +63,20 @@ class Pacer:
         await self.wait(settle_delay(attempt, self.rng, initial=self._settle_initial))
 
     async def retry_call(
-        self, action: str, number: int, type_id: int | None, call: Callable[[], Awaitable[T]]
+        self,
+        action: str,
+        number: int,
+        type_id: int | None,
+        call: Callable[..., Awaitable[T]],
+        *args: Any,
     ) -> T:
-        """``call()`` (idempotent) retried on transient failures with capped exponential
+        """``call(*args)`` (idempotent) retried on transient failures with capped exponential
         backoff and full jitter, for as long as the run's deadline allows."""
         state = self._state
         attempt = 1
         while True:
             try:
-                result = await call()
+                result = await call(*args)
             except Exception as exc:
                 if not is_transient(exc) or (
                     not state.contacted and isinstance(exc, APIConnectError)

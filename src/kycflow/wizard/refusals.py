@@ -27,15 +27,15 @@ class Refusals:
 
     def __init__(self) -> None:
         self.count = 0
-        self.excluded: set[int] = set()
-        """Types refused for this step: never tried twice."""
+        self.excluded: frozenset[int] = frozenset()
+        """Types refused for this step: never tried twice (the empty one is shared)."""
         self.reason: str | None = None
         """The server's latest reason."""
 
     def add(self, number: int, outcome: StepOutcome, stall_limit: int) -> None:
         """Count a refusal of step ``number``; ``StepRefusedError`` at ``stall_limit``."""
         self.count += 1
-        self.excluded.add(outcome.type_id)
+        self.excluded = self.excluded | {outcome.type_id}
         self.reason = outcome.reason or self.reason
         if self.count >= stall_limit:
             reason = self.reason

@@ -47,7 +47,8 @@ class RunState:
         self.key = key
         # Without a user's store nobody can read a save back: ``cp`` is the only copy needed.
         self.store = store
-        self.cp = Checkpoint(key=key, run_id=run_id)
+        # Built unvalidated (``model_construct``): every value is the runner's own.
+        self.cp = Checkpoint.model_construct(key=key, run_id=run_id)
         self.retries = 0
         self.resumed = False
         self.slept = 0.0
@@ -94,7 +95,7 @@ class RunState:
         """Record ``current`` as committed with ``files`` (no save)."""
         telemetry.record_commit(reconciled)
         self.cp.steps.append(
-            CompletedStep(
+            CompletedStep.model_construct(
                 type_id=current.type_id,
                 type_description=current.type_description,
                 files=list(files),

@@ -9,6 +9,7 @@ submit references is an orphan, which is harmless.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import _telemetry as telemetry
@@ -109,12 +110,15 @@ class Uploader:
         semaphore: asyncio.Semaphore | None,
         wants_events: bool,
     ) -> None:
+        # Even an upload whose outcome is unknown is made again: the file may be stored
+        # already, and a stored file no submit references is an orphan, which is harmless.
+        send = self._sender(current.type_id)
         if semaphore is None:
-            path = await self._upload(number, current.type_id, doc)
+            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
         else:
             async with semaphore:
-                path = await self._upload(number, current.type_id, doc)
-        uploaded = UploadedFile(index=index, name=doc.name, path=path)
+                path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+        uploaded = UploadedFile.model_construct(index=index, name=doc.name, path=path)
         state = self._state
         if state.persist:
             async with state.lock:
@@ -127,16 +131,18 @@ class Uploader:
         if wants_events:
             await self._uploaded(number, current.type_id, index, doc, path, reused=False)
 
-    async def _upload(self, number: int, type_id: int, doc: Document) -> str:
-        # Even an upload whose outcome is unknown is made again: the file may be stored
-        # already, and a stored file no submit references is an orphan, which is harmless.
+    def _sender(self, type_id: int) -> Callable[[Document], Awaitable[str]]:
+        """The client's upload, in a span when telemetry is on (else no wrapper: every
+        coroutine frame is held by each of thousands of waiting runs)."""
         files = self._files
+        if not telemetry.telemetry_enabled():
+            return files.upload
 
-        async def upload() -> str:
+        async def upload(doc: Document) -> str:
             with telemetry.upload_span(type_id, doc.size):
                 return await files.upload(doc)
 
-        return await self._pacer.retry_call("upload", number, type_id, upload)
+        return upload
 
     async def _uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
