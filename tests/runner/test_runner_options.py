@@ -55,7 +55,8 @@ async def test_a_runner_from_options_runs_with_them() -> None:
     assert result.run_id == "r1"
     assert [s.type_id for s in result.steps] == [2, 5, 7]
     saved = await store.load("k")
-    assert saved is not None and saved.done is True
+    assert saved is not None
+    assert saved.done is True
     # One options object serves any number of runners (and runs): it holds no run state. The
     # wizard has ended and the checkpoint is done: the next run starts afresh, with nothing to do.
     again = await WizardRunner(server.client(), ALL_DOCS, options=options).run()
