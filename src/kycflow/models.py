@@ -164,8 +164,8 @@ def _shared_types(raw: list[Any]) -> list[Any]:
 
 def _kept_data(data: Any) -> Any:
     """``data`` when it says more than its document types (``types`` holds those), else None."""
-    if not isinstance(data, dict):
-        return None
+    if not isinstance(data, dict) or (len(data) == 1 and "types" in data):
+        return None  # the common shapes, decided without a scan
     if any(k in data for k in _REASON_KEYS) or (
         "id" not in data and any(k != "types" for k in data)
     ):

@@ -72,11 +72,12 @@ class Uploader:
                     await self._uploaded(number, current.type_id, index, doc, path, reused=True)
         pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
         if len(pending) == 1:
-            # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
+            # No sibling to cancel: a task, a TaskGroup and a coroutine frame (held by each of
+            # thousands of waiting runs) would cost more than they do.
             index, doc = pending[0]
-            await self._upload_one(
-                number, current, paths, index, doc, semaphore=None, wants_events=wants_events
-            )
+            send = self._sender(current.type_id)
+            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+            await self._record(number, current, paths, index, doc, path, wants_events)
         elif pending:
             semaphore = asyncio.Semaphore(self._concurrency)
             # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings
@@ -107,17 +108,25 @@ class Uploader:
         index: int,
         doc: Document,
         *,
-        semaphore: asyncio.Semaphore | None,
+        semaphore: asyncio.Semaphore,
         wants_events: bool,
     ) -> None:
-        # Even an upload whose outcome is unknown is made again: the file may be stored
-        # already, and a stored file no submit references is an orphan, which is harmless.
         send = self._sender(current.type_id)
-        if semaphore is None:
+        async with semaphore:
             path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
-        else:
-            async with semaphore:
-                path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+        await self._record(number, current, paths, index, doc, path, wants_events)
+
+    async def _record(
+        self,
+        number: int,
+        current: StepInProgress,
+        paths: list[str | None],
+        index: int,
+        doc: Document,
+        path: str,
+        wants_events: bool,
+    ) -> None:
+        """An upload done: in ``paths``, in the checkpoint (saved), in an event."""
         uploaded = UploadedFile.model_construct(index=index, name=doc.name, path=path)
         state = self._state
         if state.persist:
@@ -133,7 +142,9 @@ class Uploader:
 
     def _sender(self, type_id: int) -> Callable[[Document], Awaitable[str]]:
         """The client's upload, in a span when telemetry is on (else no wrapper: every
-        coroutine frame is held by each of thousands of waiting runs)."""
+        coroutine frame is held by each of thousands of waiting runs). Even an upload whose
+        outcome is unknown is made again: the file may be stored already, and a stored file
+        no submit references is an orphan, which is harmless."""
         files = self._files
         if not telemetry.telemetry_enabled():
             return files.upload
