@@ -200,17 +200,7 @@ class Document:
                 f"cannot read document {self.name}: {exc.strerror}", name=self.name
             ) from exc
         sniffed = self._checked_type(head, allowed_types)
-        # Built directly: ``dataclasses.replace`` costs several times more.
-        return type(self)(
-            name=self.name,
-            content_type=sniffed,
-            size=size,
-            _factory=self._factory,
-            path=self.path,
-            _data=self._data,
-            _sniffed=True,
-            _pinned=self._pinned,
-        )
+        return self._sniffed_as(sniffed, size)
 
     def _checked_size(self, max_bytes: int) -> int | None:
         """The size (a file's taken afresh); ``DocumentError`` when missing, empty or too big."""
@@ -262,13 +252,18 @@ class Document:
         sniffed = agreeing_type(self.name, self.content_type, data[:SNIFF_BYTES])
         if sniffed is None:
             return self
+        return self._sniffed_as(sniffed, self.size)
+
+    def _sniffed_as(self, content_type: str, size: int | None) -> Document:
+        """This document, its content proven to be ``content_type``."""
+        # Built directly: ``dataclasses.replace`` costs several times more.
         return type(self)(
             name=self.name,
-            content_type=sniffed,
-            size=self.size,
+            content_type=content_type,
+            size=size,
             _factory=self._factory,
             path=self.path,
-            _data=data,
+            _data=self._data,
             _sniffed=True,
             _pinned=self._pinned,
         )
