@@ -96,9 +96,7 @@ class VerificationPage(_Model):
 
 class DocumentType(_Model):
     """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``.
-
-    Frozen: steps decoded from the wire share one object per distinct type.
-    """
+    Frozen: the steps decoded from the wire share one object per distinct type."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
@@ -142,35 +140,16 @@ def normalise_types(data: Any) -> list[Any]:
     return []
 
 
-# Decoded document types by their wire form: thousands of runs see the same few types, and
-# sharing one frozen object per type saves both the memory and the validation.
-_TYPES: dict[str, DocumentType] = {}
-_TYPES_MAX = 1024
+_TYPES: dict[str, DocumentType] = {}  # by wire form: the runs share one frozen object per type
 
 
-def _shared_types(raw: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for item in raw:
-        key = repr(item)
-        found = _TYPES.get(key)
-        if found is None:
-            found = DocumentType.model_validate(item)
-            if len(_TYPES) >= _TYPES_MAX:
-                _TYPES.clear()
-            _TYPES[key] = found
-        out.append(found)
-    return out
-
-
-def _kept_data(data: Any) -> Any:
-    """``data`` when it says more than its document types (``types`` holds those), else None."""
-    if not isinstance(data, dict) or (len(data) == 1 and "types" in data):
-        return None  # the common shapes, decided without a scan
-    if any(k in data for k in _REASON_KEYS) or (
-        "id" not in data and any(k != "types" for k in data)
-    ):
-        return data
-    return None
+def _shared_type(item: Any) -> DocumentType:
+    found = _TYPES.get(key := repr(item))
+    if found is None:
+        if len(_TYPES) >= 1024:
+            _TYPES.clear()
+        found = _TYPES[key] = DocumentType.model_validate(item)
+    return found
 
 
 class WizardStep(_Model):
@@ -178,8 +157,8 @@ class WizardStep(_Model):
 
     ``code`` 200 is an intermediary step whose ``types`` the client must choose from; 202 is the
     final step. ``types`` is the envelope's ``data`` normalised to a list; ``raw_data`` keeps the
-    original ``data`` object when it holds more than the types (a reason, other fields), and is
-    None when the types are all it held.
+    original when it is an object other than ``{"types": [...]}`` (a reason, other fields), else
+    None (a list, or the plain wrapper: ``types`` holds all they say).
     """
 
     code: int
@@ -196,8 +175,9 @@ class WizardStep(_Model):
             return cls.model_validate(payload)
         data = payload.get("data")
         fields = {k: v for k, v in payload.items() if k != "data" and k != "types"}
-        fields["types"] = _shared_types(normalise_types(data))
-        fields["raw_data"] = _kept_data(data)
+        fields["types"] = [_shared_type(t) for t in normalise_types(data)]
+        # Not the plain {"types": [...]} nor a list: ``types`` holds all those say.
+        fields["raw_data"] = data if isinstance(data, dict) and data.keys() != {"types"} else None
         return cls.model_validate(fields)
 
     @property
