@@ -95,7 +95,10 @@ class VerificationPage(_Model):
 
 
 class DocumentType(_Model):
-    """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``."""
+    """A type of document a wizard step asks for, e.g. ``{"id": 2, "description": "Passport"}``.
+    Frozen: the steps decoded from the wire share one object per distinct type."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     id: int
     description: str = ""
@@ -137,12 +140,25 @@ def normalise_types(data: Any) -> list[Any]:
     return []
 
 
+_TYPES: dict[str, DocumentType] = {}  # by wire form: the runs share one frozen object per type
+
+
+def _shared_type(item: Any) -> DocumentType:
+    found = _TYPES.get(key := repr(item))
+    if found is None:
+        if len(_TYPES) >= 1024:
+            _TYPES.clear()
+        found = _TYPES[key] = DocumentType.model_validate(item)
+    return found
+
+
 class WizardStep(_Model):
     """A page of the verification wizard (the wizard envelope).
 
     ``code`` 200 is an intermediary step whose ``types`` the client must choose from; 202 is the
     final step. ``types`` is the envelope's ``data`` normalised to a list; ``raw_data`` keeps the
-    original.
+    original when it is an object other than ``{"types": [...]}`` (a reason, other fields), else
+    None (a list, or the plain wrapper: ``types`` holds all they say).
     """
 
     code: int
@@ -159,8 +175,9 @@ class WizardStep(_Model):
             return cls.model_validate(payload)
         data = payload.get("data")
         fields = {k: v for k, v in payload.items() if k != "data" and k != "types"}
-        fields["types"] = normalise_types(data)
-        fields["raw_data"] = data
+        fields["types"] = [_shared_type(t) for t in normalise_types(data)]
+        # Not the plain {"types": [...]} nor a list: ``types`` holds all those say.
+        fields["raw_data"] = data if isinstance(data, dict) and data.keys() != {"types"} else None
         return cls.model_validate(fields)
 
     @property

@@ -4,6 +4,9 @@ from .wizard.runner import (
     EventCallback as EventCallback,
 )
 from .wizard.runner import (
+    RunnerOptions as RunnerOptions,
+)
+from .wizard.runner import (
     StepResult as StepResult,
 )
 from .wizard.runner import (
@@ -24,6 +27,7 @@ from .wizard.runner import (
 
 __all__ = [
     "EventCallback",
+    "RunnerOptions",
     "StepResult",
     "TypePolicy",
     "WizardClient",

@@ -106,7 +106,14 @@ DOC = {"id": 2, "description": "Passport", "enabled": True, "example": "", "grou
 def test_every_data_shape(data: Any) -> None:
     step = WizardStep.from_envelope({"code": 200, "data": data, "uuid": "u"})
     assert [t.id for t in step.types] == [2]
-    assert step.raw_data == data
+    # ``raw_data`` keeps ``data`` only when it may say more than the types (``types`` holds them).
+    if isinstance(data, dict) and set(data) != {"types"}:
+        assert step.raw_data == data
+    else:
+        assert step.raw_data is None
+    extra = WizardStep.from_envelope({"code": 200, "data": {"types": [DOC], "message": "m"}})
+    assert extra.raw_data == {"types": [DOC], "message": "m"}
+    assert extra.reason() == "m"
 
 
 @pytest.mark.parametrize("data", [None, {"types": []}, [], {"types": ["passport"]}])

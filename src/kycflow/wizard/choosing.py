@@ -3,6 +3,8 @@ the steps no document can answer (a third-party SDK's wizard)."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from ..documents import Document
 from ..errors import (
     ConfigurationError,
@@ -14,38 +16,50 @@ from ..errors import (
 )
 from ..models import DocumentType, WizardStep
 from .checkpoint import StepInProgress
-from .submitting import SubmittingRun
+from .providers import FileProvider
+from .results import TypePolicy
 
-__all__ = ["ChoosingRun"]
+__all__ = ["Chooser", "Supplied", "check_supported"]
+
+Supplied = list[tuple[DocumentType, list[Document]]]
+"""The step's enabled types the provider supplies, in the server's order, with their files."""
 
 
 def _type_label(doc_type: DocumentType) -> str:
     return f"{doc_type.id} ({doc_type.description})" if doc_type.description else str(doc_type.id)
 
 
-class ChoosingRun(SubmittingRun):
-    """A run's state, uploads and submits, plus choosing the step's type."""
+def check_supported(step: WizardStep, number: int) -> None:
+    """Raise ``UnsupportedWizardError`` for a step no document can answer."""
+    sdk = step.sdk
+    if sdk is not None or not step.types:
+        workflow = step.workflow or "(no workflow)"
+        why = (
+            f"a third-party KYC SDK ({sdk}): documents cannot be uploaded through the API"
+            if sdk is not None
+            else "a step that carries no document types"
+        )
+        raise UnsupportedWizardError(
+            f"the wizard's workflow {workflow} is {why} (step {number})",
+            workflow=step.workflow,
+            step=number,
+        )
 
-    @staticmethod
-    def _check_supported(step: WizardStep, number: int) -> None:
-        sdk = step.sdk
-        if sdk is not None or not step.types:
-            workflow = step.workflow or "(no workflow)"
-            why = (
-                f"a third-party KYC SDK ({sdk}): documents cannot be uploaded through the API"
-                if sdk is not None
-                else "a step that carries no document types"
-            )
-            raise UnsupportedWizardError(
-                f"the wizard's workflow {workflow} is {why} (step {number})",
-                workflow=step.workflow,
-                step=number,
-            )
 
-    async def _supplied(
-        self, step: WizardStep, number: int, excluded: set[int], reason: str | None
-    ) -> list[tuple[DocumentType, list[Document]]]:
-        supplied: list[tuple[DocumentType, list[Document]]] = []
+class Chooser:
+    """Finds what the provider supplies for a step and picks the type (one per runner)."""
+
+    __slots__ = ("_policy", "_provider")
+
+    def __init__(self, provider: FileProvider, policy: TypePolicy) -> None:
+        self._provider = provider
+        self._policy = policy
+
+    async def supplied(
+        self, step: WizardStep, number: int, excluded: AbstractSet[int], reason: str | None
+    ) -> Supplied:
+        """The step's types the provider supplies (none excluded); raises when there are none."""
+        supplied: Supplied = []
         for doc_type in step.enabled_types:
             if doc_type.id in excluded:
                 continue
@@ -70,17 +84,16 @@ class ChoosingRun(SubmittingRun):
             requested=requested,
         )
 
-    def _choose(
-        self,
-        step: WizardStep,
-        supplied: list[tuple[DocumentType, list[Document]]],
-        current: StepInProgress | None,
+    def choose(
+        self, step: WizardStep, supplied: Supplied, current: StepInProgress | None
     ) -> tuple[DocumentType, list[Document]]:
+        """The type (and files) to submit: the one a resumed step started with, else the
+        policy's pick."""
         if current is not None:
             for doc_type, docs in supplied:
                 if doc_type.id == current.type_id:
                     return doc_type, docs
-        choice = self.r.type_policy(step, [t for t, _ in supplied])
+        choice = self._policy(step, [t for t, _ in supplied])
         for doc_type, docs in supplied:
             if doc_type.id == getattr(choice, "id", None):
                 return doc_type, docs
@@ -88,7 +101,7 @@ class ChoosingRun(SubmittingRun):
 
     async def _supply(self, doc_type: DocumentType) -> list[Document] | None:
         try:
-            found = await self.r.provider.documents_for(doc_type)
+            found = await self._provider.documents_for(doc_type)
         except KycflowError:
             raise
         except Exception as exc:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from ..documents import Document, _file_chunks, content_type_from_name
+from ..documents import Document, content_type_from_name, file_chunks
 from ..errors import DocumentError
 
 __all__ = ["SMALL_FILE_BYTES", "OpenedFiles", "open_documents"]
@@ -261,7 +261,7 @@ def _open_one(root: str, root_fd: int | None, rel: PurePath, cache: OpenedFiles 
         name,
         claimed,
         path,
-        factory=lambda chunk_size: _file_chunks(path, chunk_size, opener),
+        factory=lambda chunk_size: file_chunks(path, chunk_size, opener),
         size=size,
     )
 

@@ -7,18 +7,18 @@ validates every document of a step before the step's first request.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
-from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
-from ..documents import Document, content_type_from_name, sniff_content_type
-from ..errors import ConfigurationError, DocumentError, KycflowError
+from ..documents import Document, content_type_from_name
+from ..errors import DocumentError
 from ..models import DocumentType
 from .confined import OpenedFiles, open_documents
+from .keys import keyed, lookup, normalise_key
+from .memory import CallableProvider, MemoryProvider
 
 __all__ = [
     "CallableProvider",
@@ -29,8 +29,6 @@ __all__ = [
 ]
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
-MemoryItem: TypeAlias = "bytes | tuple[str, bytes] | Document"
-_V = TypeVar("_V")
 
 
 @runtime_checkable
@@ -40,35 +38,6 @@ class FileProvider(Protocol):
     async def documents_for(self, doc_type: DocumentType) -> Sequence[Document] | None:
         """The documents to submit for ``doc_type``, or ``None`` if this provider has none."""
         ...
-
-
-@functools.lru_cache(maxsize=1024)
-def normalise_key(text: str) -> str:
-    """``"Proof of address"``, ``"proof_of-Address"`` -> ``"proof_of_address"``."""
-    # Cached: a wizard asks for the same few descriptions in every run.
-    return re.sub(r"[\s_\-]+", "_", text.strip().lower()).strip("_")
-
-
-def _keyed(mapping: Mapping[int | str, _V]) -> dict[int | str, _V]:
-    # Integer keys (and all-digit strings) are type ids; other strings are descriptions.
-    out: dict[int | str, _V] = {}
-    for key, value in mapping.items():
-        if isinstance(key, int) and not isinstance(key, bool):
-            out[key] = value
-        elif isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
-            # ASCII only: str.isdigit() accepts "¹", which int() refuses.
-            out[int(key.strip())] = value
-        elif isinstance(key, str):
-            out[normalise_key(key)] = value
-        else:
-            raise ConfigurationError("mapping keys must be type ids or descriptions")
-    return out
-
-
-def _lookup(keyed: Mapping[int | str, _V], doc_type: DocumentType) -> _V | None:
-    if doc_type.id in keyed:
-        return keyed[doc_type.id]
-    return keyed.get(normalise_key(doc_type.description)) if doc_type.description else None
 
 
 def _check_relative(rel: StrPath) -> PurePath:
@@ -157,7 +126,7 @@ class DirectoryProvider:
         self._mapping: dict[int | str, list[PurePath]] | None = None
         if mapping is not None:
             self._mapping = {}
-            for key, value in _keyed(mapping).items():
+            for key, value in keyed(mapping).items():
                 paths: Sequence[StrPath] = (
                     [value] if isinstance(value, str | os.PathLike) else list(value)
                 )
@@ -197,110 +166,9 @@ class DirectoryProvider:
     async def documents_for(self, doc_type: DocumentType) -> list[Document] | None:
         """The files for ``doc_type`` under the root, or ``None`` if there are none."""
         if self._mapping is not None:
-            rels: list[PurePath] = _lookup(self._mapping, doc_type) or []
+            rels: list[PurePath] = lookup(self._mapping, doc_type) or []
         else:
             rels = self._discover(doc_type)
         if not rels:
             return None
         return await open_documents(self.root, rels, self._opened)
-
-
-_EXTENSION_OF = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "application/pdf": ".pdf",
-    "image/heic": ".heic",
-    "image/heif": ".heif",
-}
-
-
-class MemoryProvider:
-    """Documents held in memory, keyed by type id or description.
-
-    A value is ``bytes`` (named after the type, e.g. ``passport.jpg``, the extension from the
-    sniffed content), a ``(name, bytes)`` pair, a ``Document``, or a list of these for a type of
-    several files.
-    """
-
-    def __init__(self, files: Mapping[int | str, MemoryItem | Sequence[MemoryItem]]) -> None:
-        self._files = _keyed(files)
-        # Documents are immutable and re-openable, so each type's are built once and shared
-        # by every run that asks for them.
-        self._built: dict[tuple[int, str], list[Document] | None] = {}
-
-    def __repr__(self) -> str:
-        return f"MemoryProvider(types={len(self._files)})"
-
-    async def documents_for(self, doc_type: DocumentType) -> list[Document] | None:
-        """The documents stored for ``doc_type``, or ``None``."""
-        key = (doc_type.id, doc_type.description)
-        if key not in self._built:
-            self._built[key] = self._build(doc_type)
-        built = self._built[key]
-        return None if built is None else list(built)
-
-    def _build(self, doc_type: DocumentType) -> list[Document] | None:
-        found = _lookup(self._files, doc_type)
-        if found is None:
-            return None
-        items = found if isinstance(found, list) else [found]
-        base = normalise_key(doc_type.description) or f"type_{doc_type.id}"
-        docs: list[Document] = []
-        for number, item in enumerate(items, start=1):
-            stem = base if len(items) == 1 else f"{base}_{number}"
-            # Sniffed once here, not in each run's ``validate``: the documents are shared.
-            docs.append(_memory_document(item, stem)._presniffed())
-        return docs or None
-
-
-def _memory_document(item: object, stem: str) -> Document:
-    if isinstance(item, Document):
-        return item
-    if isinstance(item, bytes | bytearray | memoryview):
-        data = bytes(item)
-        ext = _EXTENSION_OF.get(sniff_content_type(data[:32]) or "", ".bin")
-        return Document.from_bytes(data, f"{stem}{ext}")
-    if (
-        isinstance(item, tuple)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and isinstance(item[1], bytes | bytearray | memoryview)
-    ):
-        return Document.from_bytes(bytes(item[1]), item[0])
-    raise DocumentError(f"unsupported in-memory document for {stem}", name=stem)
-
-
-DocumentLookup: TypeAlias = Callable[
-    [DocumentType], Awaitable["Sequence[Document] | Document | None"]
-]
-
-
-class CallableProvider:
-    """Documents from an async function of the document type.
-
-    The function returns a ``Document``, a list of them, or ``None``. Any exception it raises
-    that is not a kycflow error is wrapped in ``DocumentError``.
-    """
-
-    def __init__(self, func: DocumentLookup) -> None:
-        self._func = func
-
-    def __repr__(self) -> str:
-        return f"CallableProvider({getattr(self._func, '__qualname__', 'function')})"
-
-    async def documents_for(self, doc_type: DocumentType) -> list[Document] | None:
-        """What the function returns for ``doc_type``, as a list (``None`` if empty)."""
-        try:
-            found = await self._func(doc_type)
-        except KycflowError:
-            raise
-        except Exception as exc:
-            raise DocumentError(
-                f"the document provider failed for type {doc_type.id}: {type(exc).__name__}"
-            ) from exc
-        if found is None:
-            return None
-        docs = [found] if isinstance(found, Document) else list(found)
-        if not all(isinstance(doc, Document) for doc in docs):
-            raise DocumentError(f"the document provider returned a non-Document for {doc_type.id}")
-        return docs or None

@@ -9,6 +9,7 @@ from typing import Protocol
 from .._schema import WizardResultDict, wizard_result_dict
 from ..documents import Document
 from ..models import DocumentType, WizardStep
+from .checkpoint import Checkpoint
 from .events import WizardEvent
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "WizardClient",
     "WizardResult",
     "first_supplied",
+    "result_of",
 ]
 
 
@@ -108,3 +110,30 @@ class WizardResult:
     def to_dict(self) -> WizardResultDict:
         """The result as plain JSON data (docs/cli.md, "JSON output": ``kind: "wizard_result"``)."""
         return wizard_result_dict(self)
+
+
+def result_of(
+    cp: Checkpoint, final_step: WizardStep, *, run_id: str, retries: int, resumed: bool
+) -> WizardResult:
+    """The result of a run that reached ``final_step`` with ``cp`` its checkpoint."""
+    outcome = OUTCOME_COMPLETED if final_step.succeeded else OUTCOME_ENDED_WITHOUT_SUCCESS
+    return WizardResult(
+        run_id=run_id,
+        uuid=cp.uuid or final_step.uuid or "",
+        done=outcome == OUTCOME_COMPLETED,
+        workflow=final_step.workflow,
+        final_step=final_step,
+        steps=tuple(
+            StepResult(
+                index=i,
+                type_id=s.type_id,
+                type_description=s.type_description,
+                files=tuple(s.files),
+                reconciled=s.reconciled,
+            )
+            for i, s in enumerate(cp.steps, start=1)
+        ),
+        retries=retries,
+        resumed=resumed,
+        outcome=outcome,
+    )

@@ -21,10 +21,12 @@ from ..errors import (
 )
 from ..models import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import StepInProgress, step_signature
+from .pacing import Pacer
+from .results import WizardAPI
 from .retrying import is_transient
-from .uploads import UploadingRun
+from .state import RunState
 
-__all__ = ["Relation", "SubmittingRun", "relation"]
+__all__ = ["Relation", "Submitter", "check_code", "relation"]
 
 
 class Relation(Enum):
@@ -53,23 +55,45 @@ def relation(before: WizardStep, before_signature: str, now: WizardStep) -> Rela
     return Relation.MOVED
 
 
-class SubmittingRun(UploadingRun):
-    """A run's state, the upload half and the submit half of a step."""
+class _Attempts:
+    """What one step's submit has met so far."""
 
-    async def _read(self, number: int | None = None) -> WizardStep:
+    __slots__ = ("conflicts", "doubts", "in_doubt", "transient")
+
+    def __init__(self, in_doubt: bool) -> None:
+        self.doubts = 0  # ambiguous outcomes so far: each makes the next settle longer
+        self.conflicts = 0  # 409/400 answers to resends while the wizard still showed the step
+        self.transient = 0
+        self.in_doubt = in_doubt  # an earlier attempt may have reached the server
+
+    def doubt(self) -> None:
+        self.doubts += 1
+        self.in_doubt = True
+
+
+_Reply = tuple[WizardStep, bool]
+
+
+class Submitter:
+    """Reads the wizard and submits steps exactly once, for one run."""
+
+    __slots__ = ("_max_attempts", "_pacer", "_state", "_wizard")
+
+    def __init__(self, wizard: WizardAPI, state: RunState, pacer: Pacer, max_attempts: int) -> None:
+        self._wizard = wizard
+        self._state = state
+        self._pacer = pacer
+        self._max_attempts = max_attempts
+
+    async def read(self, number: int | None = None) -> WizardStep:
         """The wizard's current step, read again on transient failures (an idempotent GET)."""
-        step = await self._retry_call(
-            "read", number or len(self.cp.steps) + 1, None, self.r.client.wizard.start
+        step = await self._pacer.retry_call(
+            "read", number or self._state.number, None, self._wizard.start
         )
-        self._check_code(step)
+        check_code(step)
         return step
 
-    @staticmethod
-    def _check_code(step: WizardStep) -> None:
-        if step.code not in (WIZARD_INTERMEDIATE, WIZARD_FINAL):
-            raise ProtocolError(f"the wizard step has an unknown code {step.code}")
-
-    async def _submit(
+    async def submit(
         self,
         number: int,
         step: WizardStep,
@@ -77,86 +101,118 @@ class SubmittingRun(UploadingRun):
         paths: list[str],
         *,
         in_doubt: bool = False,
-    ) -> tuple[WizardStep, bool]:
+    ) -> _Reply:
         """Submit the step exactly once.
 
         Returns the server's reply (``reconciled`` False), or the step read from the wizard
         after an ambiguous outcome (``reconciled`` True: it is not ``SAME`` as ``step``).
         ``in_doubt``: an earlier attempt (of a previous run) may have reached the server.
         """
-        doubts = 0  # ambiguous outcomes so far: each makes the next settle longer
-        conflicts = 0  # 409/400 answers to resends while the wizard still showed the step
-        transient = 0
+        tried = _Attempts(in_doubt)
         while True:
-            if doubts:
-                await self._settle(doubts)
-                now = await self._read(number)
+            if tried.doubts:
+                await self._pacer.settle(tried.doubts)
+                now = await self.read(number)
                 if relation(step, current.signature, now) is not Relation.SAME:
                     return now, True
                 # Still the same step: the earlier attempt did not commit; send it again.
-                await self._retrying(number, "submit", current.type_id, doubts + 1, self.last_error)
+                await self._pacer.retrying(
+                    number, "submit", current.type_id, tried.doubts + 1, self._state.last_error
+                )
             current.submit_in_flight = True
             current.submitted_files = list(paths)
-            await self._save()
-            try:
-                reply = await self.r.client.wizard.submit(step.uuid, current.type_id, list(paths))
-            except ProtocolError as exc:
-                if exc.transient:
-                    raise  # not raised by ``submit`` (an unreadable 2xx is an unknown outcome)
-                # A 2xx error object: the server says no, unless the wizard moved regardless.
-                now = await self._read(number)
-                if relation(step, current.signature, now) is not Relation.SAME:
-                    return now, True
+            await self._state.save()
+            outcome = await self._attempt(number, step, current, paths, tried)
+            if outcome is not None:
+                return outcome
+
+    async def _attempt(
+        self,
+        number: int,
+        step: WizardStep,
+        current: StepInProgress,
+        paths: list[str],
+        tried: _Attempts,
+    ) -> _Reply | None:
+        """One submit: its outcome, or None to go round again."""
+        try:
+            reply = await self._wizard.submit(step.uuid, current.type_id, list(paths))
+        except ProtocolError as exc:
+            if exc.transient:
+                raise  # not raised by ``submit`` (an unreadable 2xx is an unknown outcome)
+            # A 2xx error object: the server says no, unless the wizard moved regardless.
+            return await self._moved_or_raise(number, step, current, exc)
+        except OutcomeUnknownError as exc:
+            # Never resend blindly: the server may hold (or have committed) this submit.
+            # An error ending the run leaves the checkpoint marking it in flight.
+            self._state.last_error = exc.cause
+            if _answered(exc):
+                return await self._after_empty_reply(number, step, current)
+            tried.doubt()
+            return None
+        except (ConflictError, BadRequestError) as exc:
+            if not tried.in_doubt and not isinstance(exc, ConflictError):
+                raise  # a first submit refused as invalid: the server's word stands
+            # A resend (or a repeat of another tab's submit) refused: read where we are.
+            tried.conflicts += 1
+            if tried.conflicts < self._max_attempts:
+                return await self._moved_or_doubt(number, step, current, exc, tried)
+            return await self._moved_or_raise(number, step, current, exc)
+        except APIConnectionError as exc:
+            # Not an unknown outcome: the transport proved it never left (connect errors).
+            if not is_transient(exc):
                 raise
-            except OutcomeUnknownError as exc:
-                # Never resend blindly: the server may hold (or have committed) this submit.
-                # An error ending the run leaves the checkpoint marking it in flight.
-                self.last_error = exc.cause
-                if _answered(exc):
-                    return await self._after_empty_reply(number, step, current)
-                doubts += 1
-                in_doubt = True
-                continue
-            except (ConflictError, BadRequestError) as exc:
-                if not in_doubt and not isinstance(exc, ConflictError):
-                    raise  # a first submit refused as invalid: the server's word stands
-                # A resend (or a repeat of another tab's submit) refused: read where we are.
-                conflicts += 1
-                now = await self._read(number)
-                if relation(step, current.signature, now) is not Relation.SAME:
-                    return now, True
-                if conflicts >= self.r.max_submit_attempts:
-                    raise
-                self.last_error = exc
-                doubts += 1
-                in_doubt = True
-                continue
-            except APIConnectionError as exc:
-                # Not an unknown outcome: the transport proved it never left (connect errors).
-                if not is_transient(exc):
-                    raise
-                self.last_error = exc
-                transient += 1
-                current.submit_in_flight = in_doubt
-                await self._retrying(number, "submit", current.type_id, transient + 1, exc)
-                await self._backoff(transient)
-                continue
-            self._check_code(reply)
-            return reply, False
+            self._state.last_error = exc
+            tried.transient += 1
+            current.submit_in_flight = tried.in_doubt
+            await self._pacer.retrying(number, "submit", current.type_id, tried.transient + 1, exc)
+            await self._pacer.backoff(tried.transient)
+            return None
+        check_code(reply)
+        return reply, False
+
+    async def _moved_or_raise(
+        self, number: int, step: WizardStep, current: StepInProgress, exc: Exception
+    ) -> _Reply:
+        now = await self.read(number)
+        if relation(step, current.signature, now) is not Relation.SAME:
+            return now, True
+        raise exc
+
+    async def _moved_or_doubt(
+        self,
+        number: int,
+        step: WizardStep,
+        current: StepInProgress,
+        exc: Exception,
+        tried: _Attempts,
+    ) -> _Reply | None:
+        now = await self.read(number)
+        if relation(step, current.signature, now) is not Relation.SAME:
+            return now, True
+        self._state.last_error = exc
+        tried.doubt()
+        return None
 
     async def _after_empty_reply(
         self, number: int, step: WizardStep, current: StepInProgress
-    ) -> tuple[WizardStep, bool]:
+    ) -> _Reply:
         """A 2xx reply that says nothing: the server took the submit. Let it process, read;
         a step still shown after the settles was refused, and is not sent again."""
         now = step
         for attempt in range(1, _EMPTY_REPLY_READS + 1):
-            await self._settle(attempt)
-            now = await self._read(number)
+            await self._pacer.settle(attempt)
+            now = await self.read(number)
             if relation(step, current.signature, now) is not Relation.SAME:
                 return now, True
         current.submit_in_flight = False
         return now, False
+
+
+def check_code(step: WizardStep) -> None:
+    """Raise ``ProtocolError`` for a step whose code is neither 200 nor 202."""
+    if step.code not in (WIZARD_INTERMEDIATE, WIZARD_FINAL):
+        raise ProtocolError(f"the wizard step has an unknown code {step.code}")
 
 
 # Reads (after growing settles) before a step still shown after an empty 2xx reply is taken as

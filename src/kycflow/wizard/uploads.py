@@ -9,6 +9,7 @@ submit references is an orphan, which is harmless.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import _telemetry as telemetry
@@ -16,88 +17,150 @@ from ..documents import Document
 from ..errors import DocumentError, KycflowError
 from .checkpoint import StepInProgress, UploadedFile
 from .events import FileUploaded
+from .pacing import Pacer
+from .reporting import Reporter
+from .results import FilesAPI
 from .state import RunState
 
-__all__ = ["UploadingRun"]
+__all__ = ["Uploader"]
 
 
-class UploadingRun(RunState):
-    """A run's state plus the upload half of a step."""
+async def validate(files: FilesAPI, doc: Document) -> Document:
+    """``doc`` checked with the client's limits when it has ``validate``, else the defaults."""
+    check = getattr(files, "validate", None)
+    try:
+        if callable(check):
+            checked = await check(doc)
+            if isinstance(checked, Document):
+                return checked
+        return await doc.validate()
+    except KycflowError:
+        raise
+    except Exception as exc:
+        raise DocumentError(
+            f"cannot read document {doc.name}: {type(exc).__name__}", name=doc.name
+        ) from exc
 
-    async def _validate(self, doc: Document) -> Document:
-        validate = getattr(self.r.client.files, "validate", None)
-        try:
-            if callable(validate):
-                checked = await validate(doc)
-                if isinstance(checked, Document):
-                    return checked
-            return await doc.validate()
-        except KycflowError:
-            raise
-        except Exception as exc:
-            raise DocumentError(
-                f"cannot read document {doc.name}: {type(exc).__name__}", name=doc.name
-            ) from exc
 
-    async def _upload_all(
+class Uploader:
+    """Uploads a step's files for one run, at most ``concurrency`` at once."""
+
+    __slots__ = ("_concurrency", "_files", "_pacer", "_reporter", "_state")
+
+    def __init__(
+        self,
+        files: FilesAPI,
+        state: RunState,
+        pacer: Pacer,
+        reporter: Reporter,
+        concurrency: int,
+    ) -> None:
+        self._files = files
+        self._state = state
+        self._pacer = pacer
+        self._reporter = reporter
+        self._concurrency = concurrency
+
+    async def upload_all(
         self, number: int, current: StepInProgress, docs: list[Document], wants_events: bool
     ) -> list[str]:
+        """The stored paths of ``docs`` in order: reused from ``current`` or uploaded now."""
         paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
-        for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
-            if path is not None and wants_events:
-                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=True)
-
+        if wants_events:
+            for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
+                if path is not None:
+                    await self._uploaded(number, current.type_id, index, doc, path, reused=True)
         pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
-        semaphore = asyncio.Semaphore(self.r.upload_concurrency) if len(pending) > 1 else None
-
-        async def upload_one(index: int, doc: Document) -> None:
-            if semaphore is None:
-                path = await self._upload(number, current.type_id, doc)
-            else:
-                async with semaphore:
-                    path = await self._upload(number, current.type_id, doc)
-            uploaded = UploadedFile(index=index, name=doc.name, path=path)
-            if self.persist:
-                async with self.lock:
-                    paths[index] = path
-                    current.uploads.append(uploaded)
-                    await self._save_locked()
-            else:  # no await in between: nothing to serialise against
-                paths[index] = path
-                current.uploads.append(uploaded)
-            if wants_events:
-                await self._emit_uploaded(number, current.type_id, index, doc, path, reused=False)
-
         if len(pending) == 1:
-            # No sibling to cancel: a task and a TaskGroup would only cost a loop iteration.
-            await upload_one(*pending[0])
-            return [path for path in paths if path is not None]
-        # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings and
-        # waits for them: the client closes each upload's stream in its own ``finally``.
-        try:
-            async with asyncio.TaskGroup() as group:
-                for index, doc in enumerate(docs):
-                    if paths[index] is None:
-                        group.create_task(upload_one(index, doc))
-        except ExceptionGroup as eg:
-            raise _first_error(eg) from None
+            # No sibling to cancel: a task, a TaskGroup and a coroutine frame (held by each of
+            # thousands of waiting runs) would cost more than they do.
+            index, doc = pending[0]
+            send = self._sender(current.type_id)
+            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+            await self._record(number, current, paths, index, doc, path, wants_events)
+        elif pending:
+            semaphore = asyncio.Semaphore(self._concurrency)
+            # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings
+            # and waits for them: the client closes each upload's stream in its own ``finally``.
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for index, doc in pending:
+                        group.create_task(
+                            self._upload_one(
+                                number,
+                                current,
+                                paths,
+                                index,
+                                doc,
+                                semaphore=semaphore,
+                                wants_events=wants_events,
+                            )
+                        )
+            except ExceptionGroup as eg:
+                raise _first_error(eg) from None
         return [path for path in paths if path is not None]
 
-    async def _upload(self, number: int, type_id: int, doc: Document) -> str:
-        # Even an upload whose outcome is unknown is made again: the file may be stored
-        # already, and a stored file no submit references is an orphan, which is harmless.
-        async def upload() -> str:
+    async def _upload_one(
+        self,
+        number: int,
+        current: StepInProgress,
+        paths: list[str | None],
+        index: int,
+        doc: Document,
+        *,
+        semaphore: asyncio.Semaphore,
+        wants_events: bool,
+    ) -> None:
+        send = self._sender(current.type_id)
+        async with semaphore:
+            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+        await self._record(number, current, paths, index, doc, path, wants_events)
+
+    async def _record(
+        self,
+        number: int,
+        current: StepInProgress,
+        paths: list[str | None],
+        index: int,
+        doc: Document,
+        path: str,
+        wants_events: bool,
+    ) -> None:
+        """An upload done: in ``paths``, in the checkpoint (saved), in an event."""
+        uploaded = UploadedFile.model_construct(index=index, name=doc.name, path=path)
+        state = self._state
+        if state.persist:
+            async with state.lock:
+                paths[index] = path
+                current.uploads.append(uploaded)
+                await state.save_locked()
+        else:  # no await in between: nothing to serialise against
+            paths[index] = path
+            current.uploads.append(uploaded)
+        if wants_events:
+            await self._uploaded(number, current.type_id, index, doc, path, reused=False)
+
+    def _sender(self, type_id: int) -> Callable[[Document], Awaitable[str]]:
+        """The client's upload, in a span when telemetry is on (else no wrapper: every
+        coroutine frame is held by each of thousands of waiting runs). Even an upload whose
+        outcome is unknown is made again: the file may be stored already, and a stored file
+        no submit references is an orphan, which is harmless."""
+        files = self._files
+        if not telemetry.telemetry_enabled():
+            return files.upload
+
+        async def upload(doc: Document) -> str:
             with telemetry.upload_span(type_id, doc.size):
-                return await self.r.client.files.upload(doc)
+                return await files.upload(doc)
 
-        return await self._retry_call("upload", number, type_id, upload)
+        return upload
 
-    async def _emit_uploaded(
+    async def _uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
     ) -> None:
-        await self._emit(
+        await self._reporter.emit(
             FileUploaded(
-                run_id=self.run_id,
+                run_id=self._state.run_id,
                 step=number,
                 type_id=type_id,
                 index=index,

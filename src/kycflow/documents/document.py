@@ -1,116 +1,24 @@
-"""Documents to upload: a name, a content type, a size and a re-openable byte stream.
-
-Everything here is local: no request is made. ``validate`` raises ``DocumentError`` for a file
-that is missing, empty, too large, of a disallowed type or whose bytes contradict its extension,
-so that a bad file is refused before the first request of the step that needs it.
-"""
+"""``Document``: a name, a content type, a size and a re-openable byte stream."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from ._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
-from .errors import DocumentError
+from .._constants import ALLOWED_CONTENT_TYPES, MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
+from ..errors import DocumentError
+from .sniffing import (
+    HEIF_FAMILY,
+    SNIFF_BYTES,
+    agreeing_type,
+    content_type_from_name,
+    sniff_content_type,
+)
+from .streams import StreamFactory, bytes_chunks, file_chunks
 
-__all__ = ["Document", "content_type_from_name", "sniff_content_type"]
-
-_EXTENSIONS = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".pdf": "application/pdf",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-}
-_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
-_HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
-_HEIF_FAMILY = {"image/heic", "image/heif"}
-SNIFF_BYTES = 32
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The content type that a file's first bytes prove (JPEG, PNG, PDF, HEIC/HEIF), else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if len(head) >= 12 and head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIC_BRANDS:
-            return "image/heic"
-        if brand in _HEIF_BRANDS:
-            return "image/heif"
-    return None
-
-
-def content_type_from_name(name: str) -> str | None:
-    """The content type a file name's extension claims, else None."""
-    return _type_of_name(name)
-
-
-@functools.lru_cache(maxsize=1024)
-def _type_of_name(name: str) -> str | None:
-    # Cached: providers hand out the same few names over and over.
-    return _EXTENSIONS.get(os.path.splitext(name)[1].lower())
-
-
-def _agreeing_type(name: str, claimed: str | None, head: bytes) -> str | None:
-    """The sniffed type of ``head`` when it agrees with the claim (or the name's), else None."""
-    sniffed = sniff_content_type(head)
-    if sniffed is None:
-        return None
-    claimed = claimed or content_type_from_name(name)
-    if claimed is not None and claimed != sniffed and not {claimed, sniffed} <= _HEIF_FAMILY:
-        return None
-    return sniffed
-
-
-StreamFactory = Callable[[int], AsyncIterator[bytes]]
-
-
-async def _file_chunks(
-    path: Path, chunk_size: int, opener: Callable[[], BinaryIO] | None = None
-) -> AsyncIterator[bytes]:
-    # Reads happen in a worker thread so a slow disk never blocks the event loop; the file is
-    # closed in ``finally`` even when the consumer is cancelled and closes the generator.
-    # ``opener`` (a provider's confined open) replaces opening ``path`` by name.
-    open_file: Callable[[], BinaryIO] = opener or (lambda: path.open("rb"))
-    opening = asyncio.ensure_future(asyncio.to_thread(open_file))
-    try:
-        handle = await asyncio.shield(opening)
-    except asyncio.CancelledError:
-        # The worker thread opens the file regardless (an aiohttp writer task is cancelled
-        # when the server answers before reading the body): close it once it is open.
-        opening.add_done_callback(_close_opened)
-        raise
-    try:
-        while True:
-            chunk = await asyncio.to_thread(handle.read, chunk_size)
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        handle.close()
-
-
-def _close_opened(opening: asyncio.Future[Any]) -> None:
-    # A done callback: the open may also have failed (nothing to close) or been cancelled.
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().close()
-
-
-async def _bytes_chunks(data: bytes, chunk_size: int) -> AsyncIterator[bytes]:
-    view = memoryview(data)
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])
+__all__ = ["Document"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -160,7 +68,7 @@ class Document:
             name=name or file_path.name,
             content_type=content_type or content_type_from_name(name or file_path.name),
             size=stat.st_size,
-            _factory=lambda chunk_size: _file_chunks(file_path, chunk_size),
+            _factory=lambda chunk_size: file_chunks(file_path, chunk_size),
             path=file_path,
         )
 
@@ -182,12 +90,12 @@ class Document:
             payload = data
             # Sniffed here, once: a provider that hands the same document to many runs spares
             # each run's ``validate`` a copy. A mismatch is left for ``validate`` to report.
-            sniffed = _agreeing_type(name, content_type, payload[:SNIFF_BYTES])
+            sniffed = agreeing_type(name, content_type, payload[:SNIFF_BYTES])
             return cls(
                 name=name,
                 content_type=sniffed or content_type,
                 size=len(payload),
-                _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
+                _factory=lambda chunk_size: bytes_chunks(payload, chunk_size),
                 path=path,
                 _data=payload,
                 _sniffed=sniffed is not None,
@@ -214,7 +122,7 @@ class Document:
             or content_type_from_name(name)
             or sniff_content_type(payload[:SNIFF_BYTES]),
             size=len(payload),
-            _factory=lambda chunk_size: _bytes_chunks(payload, chunk_size),
+            _factory=lambda chunk_size: bytes_chunks(payload, chunk_size),
             _data=payload,
         )
 
@@ -282,6 +190,20 @@ class Document:
         """
         if self._sniffed and self._still_valid(max_bytes, allowed_types):
             return self
+        size = self._checked_size(max_bytes)
+        try:
+            head = await self.read_head()
+        except DocumentError:
+            raise
+        except OSError as exc:
+            raise DocumentError(
+                f"cannot read document {self.name}: {exc.strerror}", name=self.name
+            ) from exc
+        sniffed = self._checked_type(head, allowed_types)
+        return self._sniffed_as(sniffed, size)
+
+    def _checked_size(self, max_bytes: int) -> int | None:
+        """The size (a file's taken afresh); ``DocumentError`` when missing, empty or too big."""
         if self.path is not None and not self._pinned:
             try:
                 size: int | None = self.path.stat().st_size
@@ -298,14 +220,10 @@ class Document:
                 f"document {self.name} is {size} bytes, over the limit of {max_bytes}",
                 name=self.name,
             )
-        try:
-            head = await self.read_head()
-        except DocumentError:
-            raise
-        except OSError as exc:
-            raise DocumentError(
-                f"cannot read document {self.name}: {exc.strerror}", name=self.name
-            ) from exc
+        return size
+
+    def _checked_type(self, head: bytes, allowed_types: Collection[str]) -> str:
+        """The type ``head`` proves; ``DocumentError`` when none, contradicted or not allowed."""
         if not head:
             raise DocumentError(f"document is empty: {self.name}", name=self.name)
         sniffed = sniff_content_type(head)
@@ -314,7 +232,7 @@ class Document:
             raise DocumentError(
                 f"document {self.name} is not a JPEG, PNG, PDF or HEIC/HEIF file", name=self.name
             )
-        if claimed is not None and claimed != sniffed and not {claimed, sniffed} <= _HEIF_FAMILY:
+        if claimed is not None and claimed != sniffed and not {claimed, sniffed} <= HEIF_FAMILY:
             raise DocumentError(
                 f"document {self.name} claims {claimed} but its content is {sniffed}",
                 name=self.name,
@@ -323,17 +241,7 @@ class Document:
             raise DocumentError(
                 f"document {self.name} has type {sniffed}, which is not allowed", name=self.name
             )
-        # Built directly: ``dataclasses.replace`` costs several times more.
-        return type(self)(
-            name=self.name,
-            content_type=sniffed,
-            size=size,
-            _factory=self._factory,
-            path=self.path,
-            _data=self._data,
-            _sniffed=True,
-            _pinned=self._pinned,
-        )
+        return sniffed
 
     def _presniffed(self) -> Document:
         """This in-memory document as ``validate`` would return it, if its bytes agree with its
@@ -341,16 +249,21 @@ class Document:
         data = self._data
         if self._sniffed or not data:
             return self
-        sniffed = _agreeing_type(self.name, self.content_type, data[:SNIFF_BYTES])
+        sniffed = agreeing_type(self.name, self.content_type, data[:SNIFF_BYTES])
         if sniffed is None:
             return self
+        return self._sniffed_as(sniffed, self.size)
+
+    def _sniffed_as(self, content_type: str, size: int | None) -> Document:
+        """This document, its content proven to be ``content_type``."""
+        # Built directly: ``dataclasses.replace`` costs several times more.
         return type(self)(
             name=self.name,
-            content_type=sniffed,
-            size=self.size,
+            content_type=content_type,
+            size=size,
             _factory=self._factory,
             path=self.path,
-            _data=data,
+            _data=self._data,
             _sniffed=True,
             _pinned=self._pinned,
         )

@@ -1,0 +1,63 @@
+"""``RunnerOptions``: the runner's frozen options, built from its keywords or passed whole."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from runner_fakes import ALL_DOCS, FakeServer
+
+from kycflow import ConfigurationError, MemoryCheckpointStore, WizardRunner
+from kycflow.runner import RunnerOptions
+
+
+def test_keywords_build_the_options_and_they_are_frozen() -> None:
+    runner = WizardRunner(FakeServer().client(), ALL_DOCS, max_steps=7, settle_delay=0.0)
+    assert runner.options == RunnerOptions(max_steps=7, settle_delay=0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        runner.options.max_steps = 8  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_steps": 0},
+        {"upload_concurrency": True},
+        {"stall_limit": -1},
+        {"max_submit_attempts": 1.5},
+        {"deadline": 0},
+        {"settle_delay": -0.1},
+        {"checkpoint_store": MemoryCheckpointStore()},  # no key
+    ],
+)
+def test_invalid_options_are_refused_when_built(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        RunnerOptions(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        WizardRunner(FakeServer().client(), ALL_DOCS, **bad)  # type: ignore[arg-type]
+
+
+def test_options_and_their_keywords_together_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="not both"):
+        WizardRunner(
+            FakeServer().client(), ALL_DOCS, options=RunnerOptions(max_steps=3), max_steps=4
+        )
+
+
+async def test_a_runner_from_options_runs_with_them() -> None:
+    server = FakeServer()
+    store = MemoryCheckpointStore()
+    options = RunnerOptions(checkpoint_store=store, checkpoint_key="k", run_id="r1", max_steps=3)
+    runner = WizardRunner(server.client(), ALL_DOCS, options=options)
+    assert runner.options is options
+    result = await runner.run()
+    assert result.done is True
+    assert result.run_id == "r1"
+    assert [s.type_id for s in result.steps] == [2, 5, 7]
+    saved = await store.load("k")
+    assert saved is not None
+    assert saved.done is True
+    # One options object serves any number of runners (and runs): it holds no run state. The
+    # wizard has ended and the checkpoint is done: the next run starts afresh, with nothing to do.
+    again = await WizardRunner(server.client(), ALL_DOCS, options=options).run()
+    assert (again.done, again.steps, again.resumed) == (True, (), False)
