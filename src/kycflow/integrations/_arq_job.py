@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from ..errors import (
 )
 from ..wizard.providers import FileProvider
 from ..wizard.runner import WizardRunner
+from . import arq_module
 from ._arq_store import RedisCheckpointStore
 from .redis_events import RedisEventPublisher
 
@@ -45,7 +45,6 @@ __all__ = [
     "AuthResolver",
     "ProviderResolver",
     "WorkerState",
-    "arq_module",
     "default_resolve_auth",
     "enqueue_verification",
     "job_id_for",
@@ -80,16 +79,6 @@ AuthResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], "Auth | Awaitabl
 ProviderResolver = Callable[
     [Mapping[str, Any], Mapping[str, Any]], "FileProvider | Awaitable[FileProvider]"
 ]
-
-
-def arq_module(name: str = "arq") -> Any:
-    """arq's module ``name``, imported when first needed (``ConfigurationError`` without it)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ConfigurationError(
-            "the arq integration needs arq and redis: pip install 'kycflow[arq]'"
-        ) from exc
 
 
 def default_resolve_auth(ctx: Mapping[str, Any], job: Mapping[str, Any]) -> Auth:

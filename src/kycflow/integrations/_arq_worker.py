@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import Client
 from ..errors import ConfigurationError
+from . import arq_module
 from ._arq_job import (
     CTX_KEY,
     DEFAULT_MAX_TRIES,
@@ -18,7 +19,6 @@ from ._arq_job import (
     AuthResolver,
     ProviderResolver,
     WorkerState,
-    arq_module,
     default_resolve_auth,
     run_verification,
 )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from ..watch.events import LevelGranted
 from ..watch.fleet import FleetWatcher
 from ..watch.registry import DEFAULT_PREFIX, AuthResolver, FleetRegistry, default_resolve_auth
 from ..watch.watcher import WATCH_POLICY
+from . import arq_module
 
 __all__ = ["ADD_FUNCTION", "CTX_KEY", "enqueue_watch", "make_watch_worker_settings", "watch_user"]
 
@@ -32,19 +32,10 @@ ADD_FUNCTION = "kycflow_watch_user"
 CTX_KEY = "kycflow_watch"
 
 
-def _arq(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ConfigurationError(
-            "the arq integration needs arq and redis: pip install 'kycflow[arq]'"
-        ) from exc
-
-
 def _redis_settings(redis: Any) -> Any:
     if redis is not None and not isinstance(redis, str):
         return redis
-    connections = _arq("arq.connections")
+    connections = arq_module("arq.connections")
     url = redis or os.environ.get("KYCFLOW_REDIS_URL") or os.environ.get("REDIS_URL")
     return connections.RedisSettings.from_dsn(url) if url else connections.RedisSettings()
 
@@ -91,7 +82,7 @@ def make_watch_worker_settings(
     ``max_rps`` and ``concurrency`` bound each worker; ``lease_ttl`` is how soon a dead
     worker's users are polled by another. ``worker_options``: other ``arq.Worker`` settings.
     """
-    worker = _arq("arq.worker")
+    worker = arq_module("arq.worker")
     client_kwargs = dict(client_options or {})
 
     async def startup(ctx: dict[str, Any]) -> None:
