@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+import kycflow
+
 COMMAND = [sys.executable, "-m", "kycflow.cli"]
 
 
@@ -30,6 +32,19 @@ def test_demo_runs_end_to_end() -> None:
     assert "Application: 1" in out
     assert "Level granted: Level 1" in out  # after the sandbox's simulated review
     assert done.stderr == ""
+
+
+def test_python_m_kycflow_is_the_kycflow_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kycflow", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert kycflow.__version__ in done.stdout
 
 
 @pytest.mark.timeout(60)

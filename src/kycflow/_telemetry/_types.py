@@ -49,7 +49,7 @@ class _Checkpoint(Protocol):
 
 
 class RunStateView(Protocol):
-    """What a run span reads of a run when it ends (``_run_state.RunState``)."""
+    """What a run span reads of a run when it ends (``kycflow.wizard.state.RunState``)."""
 
     @property
     def cp(self) -> _Checkpoint: ...

@@ -32,6 +32,18 @@ __all__ = [
 class KycflowError(Exception):
     """Base of every error kycflow raises."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which Exception's default pickling (the
+        # positional ``args`` only) cannot replay: arq pickles a failed job's exception.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[KycflowError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(KycflowError, ValueError):
     """The client was configured in a way it refuses (for example plain http to a remote host)."""

@@ -162,10 +162,6 @@ class FleetRegistry:
         return int(await self.redis.hlen(self.keys.users))
 
 
-def text_of(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def default_resolve_auth(key: str, ref: Mapping[str, Any]) -> Auth:
     """``{"token_env": NAME}``: a bearer token from the worker's environment."""
     name = ref.get("token_env")

@@ -1,0 +1,1 @@
+"""The orchestrator: ``WizardRunner`` and its parts (docs/architecture.md lists them)."""

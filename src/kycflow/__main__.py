@@ -1,0 +1,5 @@
+"""``python -m kycflow``: the ``kycflow`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
