@@ -162,7 +162,11 @@ class Run:
         wants_events = self._reporter.wants()  # once per step: cheap, but it adds up
         if current is None or not reused:
             current = state.cp.current = StepInProgress.model_construct(
-                signature=signature, type_id=chosen.id, type_description=chosen.description
+                signature=signature,
+                type_id=chosen.id,
+                type_description=chosen.description,
+                uploads=[],
+                submitted_files=[],
             )
         if wants_events:
             await self._reporter.emit(

@@ -47,8 +47,10 @@ class RunState:
         self.key = key
         # Without a user's store nobody can read a save back: ``cp`` is the only copy needed.
         self.store = store
-        # Built unvalidated (``model_construct``): every value is the runner's own.
-        self.cp = Checkpoint.model_construct(key=key, run_id=run_id)
+        # Built unvalidated (``model_construct``): every value is the runner's own. The list
+        # fields are passed: pydantic inspects a default_factory's signature on every
+        # model_construct, which costs more than validating.
+        self.cp = Checkpoint.model_construct(key=key, run_id=run_id, steps=[])
         self.retries = 0
         self.resumed = False
         self.slept = 0.0
