@@ -9,13 +9,12 @@ from ._http.aiohttp_transport import AiohttpTransport
 from ._http.context import Response
 from ._http.options import CallOptions, TransportOptions
 from ._http.seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
-from ._http.transport import MAX_REDIRECTS, BodyFactory, Transport, make_timeout
+from ._http.transport import MAX_REDIRECTS, Transport, make_timeout
 
 __all__ = [
     "MAX_REDIRECTS",
     "AiohttpTransport",
     "AsyncTransport",
-    "BodyFactory",
     "CallOptions",
     "HTTPRequest",
     "HTTPResponse",
