@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse", "StreamBody"]
 
@@ -72,7 +73,15 @@ class HTTPResponse:
     body: bytes = field(repr=False)
     """Not in the repr: a reply may echo the request's secrets."""
     url: str = ""
-    """The URL that answered (the request's)."""
+    """The URL that answered (empty: the request's)."""
+
+    def __post_init__(self) -> None:
+        # A custom transport may hand back a plain dict (``dict(httpx_response.headers)`` has
+        # lowercase keys): ``Location``, ``Retry-After``, ``Content-Type`` are then looked up
+        # case-insensitively all the same.
+        headers = self.headers
+        if not isinstance(headers, CIMultiDictProxy | CIMultiDict):
+            self.headers = CIMultiDictProxy(CIMultiDict(headers))
 
 
 class AsyncTransport(abc.ABC):
@@ -82,7 +91,10 @@ class AsyncTransport(abc.ABC):
     provably never left (refused connection, DNS), ``APITimeoutError(connecting=True)`` for a
     connect timeout, ``APITLSError`` for a failed handshake, ``APITimeoutError`` for a reply
     that timed out, ``APIConnectionError`` for a connection broken after sending, and
-    ``ProtocolError`` for a reply over ``request.max_body``. Any other exception propagates.
+    ``ProtocolError`` for a reply over ``request.max_body``. Any other exception (a bug of the
+    transport, a library's own error type) is taken as a connection broken after sending: an
+    ``APIConnectionError`` naming only its type, so a submit becomes ``OutcomeUnknownError``
+    and a read is retried as the policy says.
     """
 
     default_headers: Mapping[str, str] = MappingProxyType({})
