@@ -143,19 +143,17 @@ class AiohttpTransport(AsyncTransport):
         body = request.body
         payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
         session = self._session or self.session()
+        answered = False
         try:
-            context = session.request(
+            async with session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=body if payload is None else payload,
                 allow_redirects=False,
                 timeout=request.timeout or session.timeout,
-            )
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
-        try:
-            async with context as resp:
+            ) as resp:
+                answered = True
                 status = resp.status
                 headers = resp.headers
                 if status in REDIRECT_STATUSES and "Location" in headers:
@@ -165,6 +163,15 @@ class AiohttpTransport(AsyncTransport):
                 return HTTPResponse(status, headers, content, str(resp.url))
         except KycflowError:
             raise
+        except (ValueError, TypeError) as exc:
+            if answered:
+                raise
+            # aiohttp refuses a header with CR/LF or a non-str value when the request is built
+            # (on entering ``async with``), before a byte is sent. Neither name nor value is
+            # quoted: a value may be a credential.
+            raise ConfigurationError(
+                f"invalid request: a header name or value aiohttp refuses ({type(exc).__name__})"
+            ) from None
         except Exception as exc:
             mapped = map_exception(exc)
             if mapped is None:
