@@ -8,7 +8,7 @@ retries, auth, redirects, flow control and decoding stay the client's.
 from ._http.aiohttp_transport import AiohttpTransport
 from ._http.context import Response
 from ._http.options import CallOptions, TransportOptions
-from ._http.seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
+from ._http.seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody, Timeouts
 from ._http.transport import MAX_REDIRECTS, Transport, make_timeout
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "HTTPResponse",
     "Response",
     "StreamBody",
+    "Timeouts",
     "Transport",
     "TransportOptions",
     "make_timeout",

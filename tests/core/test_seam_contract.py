@@ -201,7 +201,8 @@ async def test_each_redirect_hop_gets_only_the_time_left_of_the_deadline() -> No
     totals: list[float] = []
 
     async def handler(request: HTTPRequest) -> HTTPResponse:
-        assert request.timeout is not None and request.timeout.total is not None
+        assert request.timeout is not None
+        assert request.timeout.total is not None
         totals.append(request.timeout.total)
         if len(totals) < 3:
             await asyncio.sleep(0.3)
@@ -232,8 +233,7 @@ async def test_a_reply_without_url_gets_the_requests() -> None:
         raw = await client.with_raw_response.wizard.start()
     assert raw.url == BASE + "/v2/my/verifications/wizard"
     assert repr(raw) == (
-        f"RawResponse(status_code=200, url='{BASE}/v2/my/verifications/wizard', "
-        "request_id='r-9')"
+        f"RawResponse(status_code=200, url='{BASE}/v2/my/verifications/wizard', request_id='r-9')"
     )
 
 
@@ -252,7 +252,8 @@ def test_raw_response_repr_shows_no_header_or_body() -> None:
     http = Response(200, {"Set-Cookie": "s=tok-secret"}, b"tok-secret", "r-1", BASE + "/x")
     text = repr(RawResponse(http, "tok-secret"))
     assert "tok-secret" not in text
-    assert "r-1" in text and "200" in text
+    assert "r-1" in text
+    assert "200" in text
 
 
 async def test_a_raw_call_that_made_no_request_is_a_protocol_error() -> None:
@@ -270,3 +271,54 @@ async def test_a_raw_call_that_made_no_request_is_a_protocol_error() -> None:
 def test_body_factory_is_not_public() -> None:
     assert "BodyFactory" not in kycflow.transport.__all__
     assert not hasattr(kycflow.transport, "BodyFactory")
+
+
+# 4: the seam's own timeouts, converted to aiohttp's inside AiohttpTransport only
+
+
+async def test_a_request_carries_kycflow_timeouts_with_the_connect_bound() -> None:
+    from kycflow._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+
+    seen: list[Any] = []
+
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        seen.append(request.timeout)
+        return reply(200, STEP)
+
+    async with client_over(MockTransport(handler), timeout=12) as client:
+        await client.wizard.start()
+    assert seen == [
+        kycflow.transport.Timeouts(
+            total=12.0,
+            connect=min(12.0, DEFAULT_CONNECT_TIMEOUT),
+            read=min(12.0, DEFAULT_READ_TIMEOUT),
+        )
+    ]
+
+
+def test_timeouts_round_trip_to_aiohttp_unchanged() -> None:
+    from kycflow._http.timeouts import client_timeout, make_timeout, seam_timeouts
+
+    for value in (None, 3, 60.0):
+        limits = make_timeout(value)
+        assert client_timeout(seam_timeouts(limits)) == limits
+
+
+def test_the_seam_module_imports_no_aiohttp() -> None:
+    import ast
+    import inspect
+
+    import kycflow._http.seam as seam
+
+    tree = ast.parse(inspect.getsource(seam))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "aiohttp" not in imported

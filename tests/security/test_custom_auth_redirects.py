@@ -132,6 +132,7 @@ async def test_over_aiohttp_a_custom_auth_header_never_reaches_the_other_origin(
     auth = HeaderAuth({"X-Api-Key": KEY, "authorization": f"Bearer {KEY}"})
     async with make_client(api.base_url, auth=auth, allow_insecure_http=True) as client:
         await client.wizard.start()
-    assert len(api.seen) == 1 and len(other.seen) == 1
+    assert len(api.seen) == 1
+    assert len(other.seen) == 1
     assert api.seen[0].headers["X-Api-Key"] == KEY
     assert KEY not in other.received()

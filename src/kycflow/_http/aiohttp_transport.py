@@ -17,7 +17,7 @@ from .bodies import read_body
 from .failures import map_exception
 from .redirects import REDIRECT_STATUSES
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
-from .timeouts import make_timeout
+from .timeouts import client_timeout, make_timeout
 
 __all__ = ["AiohttpTransport"]
 
@@ -143,6 +143,7 @@ class AiohttpTransport(AsyncTransport):
         body = request.body
         payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
         session = self._session or self.session()
+        limits = request.timeout
         answered = False
         try:
             async with session.request(
@@ -151,7 +152,7 @@ class AiohttpTransport(AsyncTransport):
                 headers=request.headers,
                 data=body if payload is None else payload,
                 allow_redirects=False,
-                timeout=request.timeout or session.timeout,
+                timeout=session.timeout if limits is None else client_timeout(limits),
             ) as resp:
                 answered = True
                 status = resp.status

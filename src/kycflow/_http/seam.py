@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse", "StreamBody"]
+__all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse", "StreamBody", "Timeouts"]
 
 
 class StreamBody(abc.ABC):
@@ -46,6 +45,20 @@ class StreamBody(abc.ABC):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """One request's time limits in seconds (None: no limit of that kind)."""
+
+    total: float | None = None
+    """The whole request, from asking for a connection to the last byte of the reply."""
+    connect: float | None = None
+    """The TCP/TLS connect itself (not the wait for a free pooled connection)."""
+    read: float | None = None
+    """The longest pause between two reads of the reply."""
+    pool: float | None = None
+    """Waiting for a pooled connection plus connecting (None: bounded by ``total`` only)."""
+
+
 @dataclass(slots=True)
 class HTTPRequest:
     """One request as the seam sends it: redirects are not followed below the seam."""
@@ -55,7 +68,7 @@ class HTTPRequest:
     """Absolute, query included."""
     headers: Mapping[str, str]
     body: bytes | StreamBody | None = field(default=None, repr=False)
-    timeout: aiohttp.ClientTimeout | None = None
+    timeout: Timeouts | None = None
     """Connect/read/total limits of this request (None: the transport's own)."""
     max_body: int = 2**63
     """Read at most this many reply bytes: a longer reply raises ``ProtocolError``."""

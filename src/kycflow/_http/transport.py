@@ -44,7 +44,7 @@ from .secrets import (
     encode_json,
     secrets_of,
 )
-from .timeouts import make_timeout
+from .timeouts import make_timeout, seam_timeouts
 from .wire import check_base_url, join_url, request_id_of, with_query
 
 __all__ = ["MAX_REDIRECTS", "CallOptions", "Response", "Transport", "make_timeout"]
@@ -254,7 +254,7 @@ class Transport:
             if hops and call.deadline_at is not None:  # each hop gets what is left, no more
                 limits = time_left(call, call.deadline_at)
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
-            request = HTTPRequest(method, url, headers, body, limits, self._max_body)
+            request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
             with telemetry.http_span(method, url, call.template, number) as span:
                 reply = checked_reply(await send(request), request)
                 span.status(reply.status)
