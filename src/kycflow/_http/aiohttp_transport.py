@@ -164,20 +164,18 @@ class AiohttpTransport(AsyncTransport):
                 return HTTPResponse(status, headers, content, str(resp.url))
         except KycflowError:
             raise
-        except (ValueError, TypeError) as exc:
-            if answered:
-                raise
-            # aiohttp refuses a header with CR/LF or a non-str value when the request is built
-            # (on entering ``async with``), before a byte is sent. Neither name nor value is
-            # quoted: a value may be a credential.
-            raise ConfigurationError(
-                f"invalid request: a header name or value aiohttp refuses ({type(exc).__name__})"
-            ) from None
         except Exception as exc:
-            mapped = map_exception(exc)
-            if mapped is None:
-                raise
-            raise mapped[1] from exc
+            mapped = map_exception(exc)  # first: a certificate error is a ValueError too
+            if mapped is not None:
+                raise mapped[1] from exc
+            if not answered and isinstance(exc, ValueError | TypeError):
+                # aiohttp refuses a header with CR/LF or a non-str value when the request is
+                # built (on entering ``async with``), before a byte is sent. Neither name nor
+                # value is quoted: a value may be a credential.
+                raise ConfigurationError(
+                    f"invalid request: a header or body aiohttp refuses ({type(exc).__name__})"
+                ) from None
+            raise
         finally:
             # Only a streamed body's iteration (``_task`` set) can still be running.
             if payload is not None and payload._task is not None:
