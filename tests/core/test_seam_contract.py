@@ -217,6 +217,33 @@ async def test_each_redirect_hop_gets_only_the_time_left_of_the_deadline() -> No
     assert third <= second - 0.25
 
 
+class ReplayingAuth:
+    async def headers(self, requester: Any) -> dict[str, str]:
+        return {"Authorization": "Bearer tok"}
+
+    async def on_unauthorized(self, requester: Any, sent: Any) -> bool:
+        return True
+
+
+async def test_a_401_replay_gets_only_the_time_left_of_the_deadline() -> None:
+    totals: list[float] = []
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        assert request.timeout is not None
+        assert request.timeout.total is not None
+        totals.append(request.timeout.total)
+        if len(totals) == 1:
+            await asyncio.sleep(0.3)
+            return reply(401, {"error": "expired"})
+        return reply(200, STEP)
+
+    mock = MockTransport(handler)
+    async with client_over(mock, auth=ReplayingAuth(), deadline=5.0, timeout=30) as client:
+        await client.wizard.start()
+    first, second = totals
+    assert second <= first - 0.25
+
+
 async def test_a_redirect_chain_past_the_deadline_ends_in_a_timeout() -> None:
     async def handler(request: HTTPRequest) -> HTTPResponse:
         await asyncio.sleep(0.15)
