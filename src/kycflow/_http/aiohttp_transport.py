@@ -17,7 +17,7 @@ from .bodies import read_body
 from .failures import map_exception
 from .redirects import REDIRECT_STATUSES
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
-from .timeouts import make_timeout
+from .timeouts import client_timeout, make_timeout
 
 __all__ = ["AiohttpTransport"]
 
@@ -143,19 +143,18 @@ class AiohttpTransport(AsyncTransport):
         body = request.body
         payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
         session = self._session or self.session()
+        limits = request.timeout
+        answered = False
         try:
-            context = session.request(
+            async with session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=body if payload is None else payload,
                 allow_redirects=False,
-                timeout=request.timeout or session.timeout,
-            )
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"invalid request ({type(exc).__name__})") from None
-        try:
-            async with context as resp:
+                timeout=session.timeout if limits is None else client_timeout(limits),
+            ) as resp:
+                answered = True
                 status = resp.status
                 headers = resp.headers
                 if status in REDIRECT_STATUSES and "Location" in headers:
@@ -166,10 +165,17 @@ class AiohttpTransport(AsyncTransport):
         except KycflowError:
             raise
         except Exception as exc:
-            mapped = map_exception(exc)
-            if mapped is None:
-                raise
-            raise mapped[1] from exc
+            mapped = map_exception(exc)  # first: a certificate error is a ValueError too
+            if mapped is not None:
+                raise mapped[1] from exc
+            if not answered and isinstance(exc, ValueError | TypeError):
+                # aiohttp refuses a header with CR/LF or a non-str value when the request is
+                # built (on entering ``async with``), before a byte is sent. Neither name nor
+                # value is quoted: a value may be a credential.
+                raise ConfigurationError(
+                    f"invalid request: a header or body aiohttp refuses ({type(exc).__name__})"
+                ) from None
+            raise
         finally:
             # Only a streamed body's iteration (``_task`` set) can still be running.
             if payload is not None and payload._task is not None:

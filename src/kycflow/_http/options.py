@@ -31,6 +31,7 @@ __all__ = [
     "TimeoutArg",
     "TransportOptions",
     "check_deadline",
+    "check_headers",
     "check_option_keys",
     "check_retries",
     "resolve_call_options",
@@ -109,8 +110,25 @@ def resolve_call_options(
         deadline=check_deadline(overrides["deadline"])
         if "deadline" in overrides
         else defaults.deadline,
-        extra_headers=overrides.get("extra_headers"),
+        extra_headers=check_headers(overrides.get("extra_headers")),
     )
+
+
+def check_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """``headers`` if every name and value is a str without CR/LF (the value is never quoted:
+    it may be a credential)."""
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError("extra_headers must be a mapping of str to str")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(c in name for c in "\r\n:"):
+            raise ConfigurationError(f"extra_headers: invalid header name {name!r}")
+        if not isinstance(value, str):
+            raise ConfigurationError(f"extra_headers[{name!r}] must be a str")
+        if "\r" in value or "\n" in value:
+            raise ConfigurationError(f"extra_headers[{name!r}] contains a CR or LF")
+    return headers
 
 
 def check_retries(value: int) -> int:

@@ -7,12 +7,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+
 from .._logging import is_enabled
-from ..errors import APIStatusError, ProtocolError, RateLimitError
+from ..errors import APIStatusError, APITimeoutError, ProtocolError, RateLimitError
 from .context import Call, Response
 from .failures import raise_for
 from .retry import Decision, Failure, classify, parse_retry_after
-from .seam import HTTPResponse
+from .seam import HTTPRequest, HTTPResponse
 from .secrets import (
     SecretBytes,
     request_secrets,
@@ -20,9 +22,18 @@ from .secrets import (
     scrub_protocol_error,
     without_echoed_credentials,
 )
+from .timeouts import capped_timeout
 from .wire import error_from_response, request_id_of
 
-__all__ = ["log_attempt", "status_error", "success"]
+__all__ = [
+    "checked_reply",
+    "deadline_passed",
+    "log_attempt",
+    "retry_after_of",
+    "status_error",
+    "success",
+    "time_left",
+]
 
 
 def success(call: Call, reply: HTTPResponse, sent_auth: Mapping[str, str]) -> Response:
@@ -99,3 +110,30 @@ def retry_after_of(reply: HTTPResponse, error: APIStatusError) -> float | None:
     if reply.status == 503:
         return parse_retry_after(reply.headers.get("Retry-After"))
     return None
+
+
+def checked_reply(reply: HTTPResponse, request: HTTPRequest) -> HTTPResponse:
+    """What ``send`` returned, held to the seam's contract whatever transport sent it: a body
+    within ``max_body`` (``ProtocolError`` otherwise) and the request's URL when it left none."""
+    if len(reply.body) > request.max_body:
+        raise ProtocolError(
+            f"the server's reply exceeds max_response_bytes={request.max_body}",
+            status=reply.status,
+        )
+    if not reply.url:  # a new reply: a transport may hand out one canned object many times
+        return HTTPResponse(reply.status, reply.headers, reply.body, request.url)
+    return reply
+
+
+def deadline_passed(call: Call, when: str = "") -> APITimeoutError:
+    """The error of a call whose deadline passed (``when``: where it was)."""
+    message = "the call's deadline passed" + (f" {when}" if when else "")
+    return APITimeoutError(message, method=call.method, path=call.template)
+
+
+def time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
+    """The call's timeout, cut to what is left of its deadline (``deadline_passed`` if none)."""
+    remaining = deadline_at - time.monotonic()
+    if remaining <= 0:
+        raise deadline_passed(call)
+    return capped_timeout(call.timeout, remaining)

@@ -8,6 +8,7 @@ credentials or documents) is never re-sent to another origin: ``RedirectRefusedE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -27,8 +28,9 @@ __all__ = [
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Headers that carry credentials: never sent to another origin after a redirect.
-_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# Headers that carry credentials (lowercase): never sent to another origin after a redirect,
+# nor is any header the call's auth supplied (an ``X-Api-Key`` of a custom ``Auth``).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class Hop(NamedTuple):
@@ -37,6 +39,8 @@ class Hop(NamedTuple):
     method: str
     url: str
     body: bytes | StreamBody | None
+    headers: Mapping[str, str]
+    """What this request sent: never edited once sent (the next hop gets its own copy)."""
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -91,14 +95,22 @@ def redirect_target(
 
 
 def next_hop(
-    call: Call, hop: Hop, status: int, location: str, headers: dict[str, str], *, insecure: bool
+    call: Call,
+    hop: Hop,
+    status: int,
+    location: str,
+    auth_names: Mapping[str, str],
+    *,
+    insecure: bool,
 ) -> Hop:
     """Where a redirect of ``hop`` (answered ``status`` with ``location``) goes next.
 
-    ``headers`` is the attempt's own copy: credential headers are removed from it in place once
-    the chain leaves the call's origin. A request sent with a body is never followed to another
-    origin, whatever the status (a 303 would drop the body, but the answer to a credentialed
-    request would then come from an origin the caller never chose).
+    The next hop's headers are a new dict (``hop.headers`` was handed to ``send``): once the
+    chain leaves the call's origin, every header named in ``auth_names`` (what the call's auth
+    supplied) and the credential headers are left out, names compared case-insensitively. A
+    request sent with a body is never followed to another origin, whatever the status (a 303
+    would drop the body, but the answer to a credentialed request would then come from an
+    origin the caller never chose).
     """
     url = redirect_target(
         hop.url, location, hop.method, call.template, allow_insecure_http=insecure
@@ -107,13 +119,15 @@ def next_hop(
     if cross_origin and call.body is not None:
         raise _refuse(call.url, url, call.method, call.template, status)
     method, body = hop.method, hop.body
+    drop: set[str] = set()
     if status == 303 and method != "HEAD":
         method, body = "GET", None
-        headers.pop("Content-Type", None)
+        drop.add("content-type")
     if cross_origin:
-        for name in _CREDENTIAL_HEADERS:
-            headers.pop(name, None)
-    return Hop(method, url, body)
+        drop |= _CREDENTIAL_HEADERS
+        drop.update(name.lower() for name in auth_names)
+    headers = {k: v for k, v in hop.headers.items() if k.lower() not in drop}
+    return Hop(method, url, body, headers)
 
 
 def too_many_redirects(call: Call, method: str) -> ProtocolError:

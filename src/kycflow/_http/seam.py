@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse", "StreamBody"]
+__all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse", "StreamBody", "Timeouts"]
 
 
 class StreamBody(abc.ABC):
@@ -45,6 +45,20 @@ class StreamBody(abc.ABC):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """One request's time limits in seconds (None: no limit of that kind)."""
+
+    total: float | None = None
+    """The whole request, from asking for a connection to the last byte of the reply."""
+    connect: float | None = None
+    """The TCP/TLS connect itself (not the wait for a free pooled connection)."""
+    read: float | None = None
+    """The longest pause between two reads of the reply."""
+    pool: float | None = None
+    """Waiting for a pooled connection plus connecting (None: bounded by ``total`` only)."""
+
+
 @dataclass(slots=True)
 class HTTPRequest:
     """One request as the seam sends it: redirects are not followed below the seam."""
@@ -54,7 +68,7 @@ class HTTPRequest:
     """Absolute, query included."""
     headers: Mapping[str, str]
     body: bytes | StreamBody | None = field(default=None, repr=False)
-    timeout: aiohttp.ClientTimeout | None = None
+    timeout: Timeouts | None = None
     """Connect/read/total limits of this request (None: the transport's own)."""
     max_body: int = 2**63
     """Read at most this many reply bytes: a longer reply raises ``ProtocolError``."""
@@ -72,7 +86,15 @@ class HTTPResponse:
     body: bytes = field(repr=False)
     """Not in the repr: a reply may echo the request's secrets."""
     url: str = ""
-    """The URL that answered (the request's)."""
+    """The URL that answered (empty: the request's)."""
+
+    def __post_init__(self) -> None:
+        # A custom transport may hand back a plain dict (``dict(httpx_response.headers)`` has
+        # lowercase keys): ``Location``, ``Retry-After``, ``Content-Type`` are then looked up
+        # case-insensitively all the same.
+        headers = self.headers
+        if not isinstance(headers, CIMultiDictProxy | CIMultiDict):
+            self.headers = CIMultiDictProxy(CIMultiDict(headers))
 
 
 class AsyncTransport(abc.ABC):
@@ -82,7 +104,10 @@ class AsyncTransport(abc.ABC):
     provably never left (refused connection, DNS), ``APITimeoutError(connecting=True)`` for a
     connect timeout, ``APITLSError`` for a failed handshake, ``APITimeoutError`` for a reply
     that timed out, ``APIConnectionError`` for a connection broken after sending, and
-    ``ProtocolError`` for a reply over ``request.max_body``. Any other exception propagates.
+    ``ProtocolError`` for a reply over ``request.max_body``. Any other exception (a bug of the
+    transport, a library's own error type) is taken as a connection broken after sending: an
+    ``APIConnectionError`` naming only its type, so a submit becomes ``OutcomeUnknownError``
+    and a read is retried as the policy says.
     """
 
     default_headers: Mapping[str, str] = MappingProxyType({})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import aiohttp
 
 from .._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from ..errors import ConfigurationError
+from .seam import Timeouts
 
-__all__ = ["capped_timeout", "make_timeout"]
+__all__ = ["capped_timeout", "client_timeout", "make_timeout", "seam_timeouts"]
 
 
 def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
@@ -46,4 +49,27 @@ def capped_timeout(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.
         sock_read=timeout.sock_read,
         sock_connect=timeout.sock_connect,
         ceil_threshold=timeout.ceil_threshold,
+    )
+
+
+# Cached both ways: a call's timeout is most often one shared object (the client's default).
+@lru_cache(maxsize=256)
+def seam_timeouts(timeout: aiohttp.ClientTimeout) -> Timeouts:
+    """``timeout`` as the seam's ``Timeouts`` (``sock_connect`` is the connect bound)."""
+    return Timeouts(
+        total=timeout.total,
+        connect=timeout.sock_connect,
+        read=timeout.sock_read,
+        pool=timeout.connect,
+    )
+
+
+@lru_cache(maxsize=256)
+def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """The seam's ``Timeouts`` as aiohttp's ``ClientTimeout`` (``AiohttpTransport``'s side)."""
+    return aiohttp.ClientTimeout(
+        total=timeouts.total,
+        connect=timeouts.pool,
+        sock_connect=timeouts.connect,
+        sock_read=timeouts.read,
     )

@@ -19,16 +19,24 @@ from ..errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
-    APITimeoutError,
     ConfigurationError,
+    KycflowError,
 )
 from .aiohttp_transport import AiohttpTransport
 from .context import Call, CallAuth, Decode, Response
 from .failures import RetrySignal, failure_of, raise_for
 from .options import CallOptions, TransportOptions
-from .outcomes import log_attempt, retry_after_of, status_error, success
+from .outcomes import (
+    checked_reply,
+    deadline_passed,
+    log_attempt,
+    retry_after_of,
+    status_error,
+    success,
+    time_left,
+)
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, next_hop, too_many_redirects
-from .retry import RetryPolicy, classify
+from .retry import Failure, RetryPolicy, classify
 from .retrying import Retrier
 from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
@@ -36,13 +44,10 @@ from .secrets import (
     encode_json,
     secrets_of,
 )
-from .timeouts import capped_timeout, make_timeout
+from .timeouts import make_timeout, seam_timeouts
 from .wire import check_base_url, join_url, request_id_of, with_query
 
-__all__ = ["MAX_REDIRECTS", "BodyFactory", "CallOptions", "Response", "Transport", "make_timeout"]
-
-BodyFactory = Callable[[], Awaitable[StreamBody]]  # an old public name: bodies are StreamBody
-
+__all__ = ["MAX_REDIRECTS", "CallOptions", "Response", "Transport", "make_timeout"]
 
 _NO_AUTH: Mapping[str, str] = {}
 
@@ -194,8 +199,8 @@ class Transport:
         try:
             await self.coordinator.acquire(self._host, wait)
         except TimeoutError:
-            raise _deadline_passed(call, "while requests to the server were paused") from None
-        limits = call.timeout if deadline_at is None else _time_left(call, deadline_at)
+            raise deadline_passed(call, "while requests to the server were paused") from None
+        limits = call.timeout if deadline_at is None else time_left(call, deadline_at)
         replayed = False
         while True:
             # The attempt's own headers (redirects edit them), the auth's of the moment added.
@@ -208,14 +213,14 @@ class Transport:
                 }
                 headers.update(sent_auth)
             try:
-                reply = await self._exchange(call, headers, limits, number)
+                reply = await self._exchange(call, headers, sent_auth, limits, number)
             except APIConnectionError as exc:
                 self._no_reply(call, exc, number)
             except APIError as exc:  # an over-long reply, a refused redirect: as they are
                 if exc.method is None:
                     exc.method, exc.path = call.method, call.template
                 raise
-            except ConfigurationError:
+            except KycflowError:  # a configuration error (say): as it is
                 raise
             except Exception as exc:
                 self._no_reply(call, exc, number)
@@ -229,20 +234,29 @@ class Transport:
                 and await call.auth.on_unauthorized(call.requester, sent_auth)
             ):
                 replayed = True
+                if deadline_at is not None:  # the replay gets what is left, no more
+                    limits = time_left(call, deadline_at)
                 continue
             await self._refuse(call, reply, error)
 
     async def _exchange(
-        self, call: Call, headers: dict[str, str], limits: aiohttp.ClientTimeout, number: int
+        self,
+        call: Call,
+        headers: Mapping[str, str],
+        sent_auth: Mapping[str, str],
+        limits: aiohttp.ClientTimeout,
+        number: int,
     ) -> HTTPResponse:
         """The attempt's requests: the call's own, then each redirect it is sent to."""
         method, url, body = call.method, call.url, call.body
         send, log = self.sender.send, self._log
-        for _ in range(MAX_REDIRECTS + 1):
+        for hops in range(MAX_REDIRECTS + 1):
+            if hops and call.deadline_at is not None:  # each hop gets what is left, no more
+                limits = time_left(call, call.deadline_at)
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
-            request = HTTPRequest(method, url, headers, body, limits, self._max_body)
+            request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
             with telemetry.http_span(method, url, call.template, number) as span:
-                reply = await send(request)
+                reply = checked_reply(await send(request), request)
                 span.status(reply.status)
             status = reply.status
             location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
@@ -252,18 +266,20 @@ class Transport:
                 log_attempt(log, call, status, number, started, rid, what)
             if location is None:
                 return reply
-            hop = Hop(method, url, body)  # only a redirected request builds one
-            method, url, body = next_hop(
-                call, hop, status, location, headers, insecure=self._insecure
+            hop = Hop(method, url, body, headers)  # only a redirected request builds one
+            method, url, body, headers = next_hop(
+                call, hop, status, location, sent_auth, insecure=self._insecure
             )
         raise too_many_redirects(call, method)
 
     def _no_reply(self, call: Call, exc: Exception, number: int) -> NoReturn:
         """Raise what a request that got no reply becomes (retry signal, error, unknown)."""
-        mapped = failure_of(exc)
-        if mapped is None:
-            raise exc
-        failure, error = mapped
+        # An exception no mapping knows (a custom transport's own): a connection broken after
+        # sending, named by its type only (its message may quote the request).
+        failure, error = failure_of(exc) or (
+            Failure.DISCONNECT,
+            APIConnectionError(f"the transport failed ({type(exc).__name__})"),
+        )
         error.method, error.path = call.method, call.template
         log_attempt(self._log, call, None, number, None, None, failure.value)
         cause = error.__cause__ if error is exc else exc
@@ -278,16 +294,3 @@ class Transport:
             max_wait = self.options.max_retry_after
             await self.coordinator.pause(self._host, min(retry_after, max_wait))
         raise_for(classify(call.method, reply.status, call.policy), error, None, retry_after)
-
-
-def _deadline_passed(call: Call, when: str = "") -> APITimeoutError:
-    message = "the call's deadline passed" + (f" {when}" if when else "")
-    return APITimeoutError(message, method=call.method, path=call.template)
-
-
-def _time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
-    """The attempt's timeout, cut to what is left of the call's deadline."""
-    remaining = deadline_at - time.monotonic()
-    if remaining <= 0:
-        raise _deadline_passed(call)
-    return capped_timeout(call.timeout, remaining)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .._http.context import Response
+from ..errors import ProtocolError
 
 __all__ = ["RAW_REPLIES", "RawResponse", "RawResponses"]
 
@@ -18,12 +19,20 @@ RAW_REPLIES: ContextVar[list[Response] | None] = ContextVar("kycflow_raw_replies
 """Set while a raw call runs: the client appends each 2xx reply of the call to it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RawResponse(Generic[T]):
     """One endpoint call's last HTTP reply and its parsed result (``parse()``)."""
 
-    http: Response = field(repr=False)
-    parsed: T = field(repr=False)
+    http: Response
+    parsed: T
+
+    def __repr__(self) -> str:
+        # Never headers or body: a reply may echo the request's credentials.
+        http = self.http
+        return (
+            f"RawResponse(status_code={http.status}, url={http.url!r}, "
+            f"request_id={http.request_id!r})"
+        )
 
     @property
     def status_code(self) -> int:
@@ -75,6 +84,8 @@ class _RawGroup:
                 parsed = await method(*args, **kwargs)
             finally:
                 RAW_REPLIES.reset(token)
+            if not replies:  # an endpoint that answered without a reply of its own
+                raise ProtocolError(f"{name} returned without an HTTP reply to show")
             return RawResponse(replies[-1], parsed)
 
         return raw
