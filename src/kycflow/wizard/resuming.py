@@ -53,7 +53,7 @@ async def resume(
         state.resumed = True
     elif not state.resumed:
         # The checkpoint's procedure is over or replaced; nothing of it applies.
-        state.cp = Checkpoint.model_construct(key=state.key, run_id=state.run_id, steps=[])
+        state.cp = Checkpoint(key=state.key, run_id=state.run_id)
     if step.uuid:
         state.cp.uuid = step.uuid
     return doubt

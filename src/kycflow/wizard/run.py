@@ -161,12 +161,8 @@ class Run:
         reused = current is not None and current.type_id == chosen.id
         wants_events = self._reporter.wants()  # once per step: cheap, but it adds up
         if current is None or not reused:
-            current = state.cp.current = StepInProgress.model_construct(
-                signature=signature,
-                type_id=chosen.id,
-                type_description=chosen.description,
-                uploads=[],
-                submitted_files=[],
+            current = state.cp.current = StepInProgress(
+                signature=signature, type_id=chosen.id, type_description=chosen.description
             )
         if wants_events:
             await self._reporter.emit(

@@ -47,10 +47,9 @@ class RunState:
         self.key = key
         # Without a user's store nobody can read a save back: ``cp`` is the only copy needed.
         self.store = store
-        # Built unvalidated (``model_construct``): every value is the runner's own. The list
-        # fields are passed: pydantic inspects a default_factory's signature on every
-        # model_construct, which costs more than validating.
-        self.cp = Checkpoint.model_construct(key=key, run_id=run_id, steps=[])
+        # Validated, not ``model_construct``: pydantic-core builds a small model faster than
+        # model_construct's Python loop (which also inspects each default_factory's signature).
+        self.cp = Checkpoint(key=key, run_id=run_id)
         self.retries = 0
         self.resumed = False
         self.slept = 0.0
@@ -97,7 +96,7 @@ class RunState:
         """Record ``current`` as committed with ``files`` (no save)."""
         telemetry.record_commit(reconciled)
         self.cp.steps.append(
-            CompletedStep.model_construct(
+            CompletedStep(
                 type_id=current.type_id,
                 type_description=current.type_description,
                 files=list(files),

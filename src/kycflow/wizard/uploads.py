@@ -127,7 +127,7 @@ class Uploader:
         wants_events: bool,
     ) -> None:
         """An upload done: in ``paths``, in the checkpoint (saved), in an event."""
-        uploaded = UploadedFile.model_construct(index=index, name=doc.name, path=path)
+        uploaded = UploadedFile(index=index, name=doc.name, path=path)
         state = self._state
         if state.persist:
             async with state.lock:
