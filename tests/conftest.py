@@ -1,18 +1,12 @@
-"""Fixtures for the whole suite; puts ``tests/`` on the path for the shared helper modules
-(``fakeserver``, ``redis_fixtures``), as the suite runs in importlib mode."""
+"""Fixtures for the whole suite (pyproject.toml's ``pythonpath`` puts the shared helper modules
+``fakeserver``, ``redis_fixtures`` on the path)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import structlog
-
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
 
 
 @pytest.fixture(autouse=True)

@@ -10,13 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)  # tests run with importlib mode: makes ``arqkit`` importable
-
-from arqkit import ASSETS, read_line, stop_process  # noqa: E402
-from redis_fixtures import redis_client, redis_url  # noqa: E402, F401
+from arqkit import ASSETS, read_line, stop_process
+from redis_fixtures import redis_client, redis_url  # noqa: F401
 
 
 @pytest.fixture

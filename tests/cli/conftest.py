@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from clikit import CLI, Outcome
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from clikit import CLI, Outcome  # noqa: E402
-
-from kycflow.cli import main  # noqa: E402
-from kycflow.testing import Sandbox, run_in_thread  # noqa: E402
+from kycflow.cli import main
+from kycflow.testing import Sandbox, run_in_thread
 
 
 @pytest.fixture(autouse=True)

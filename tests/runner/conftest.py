@@ -1,18 +1,10 @@
 """Makes the runner's fakes importable as ``runner_fakes`` (tests run with importlib mode),
 and gives every runner of these tests a fake clock."""
 
-import sys
-from pathlib import Path
-
 import pytest
+from runner_fakes import FakeClock
 
 import kycflow.wizard.state
-
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from runner_fakes import FakeClock  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import ASSETS, READINGS, Reading, copy_assets
+from fakeclock import FakeClock
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from e2ekit import ASSETS, READINGS, Reading, copy_assets  # noqa: E402
-from fakeclock import FakeClock  # noqa: E402
-
-import kycflow.wizard.state  # noqa: E402
-from kycflow.testing import Sandbox, Scenario  # noqa: E402
+import kycflow.wizard.state
+from kycflow.testing import Sandbox, Scenario
 
 
 @pytest.fixture(autouse=True)

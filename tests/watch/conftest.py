@@ -1,8 +1,3 @@
 """Fixtures of the watch tests. Helpers live in ``watchkit``."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
