@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -12,11 +14,11 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
 from .._constants import DEFAULT_CONNECTION_LIMIT, DEFAULT_CONNECTION_LIMIT_PER_HOST
-from ..errors import ConfigurationError, KycflowError
+from ..errors import APITimeoutError, ConfigurationError, KycflowError
 from .bodies import read_body
 from .failures import map_exception
 from .redirects import REDIRECT_STATUSES
-from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
+from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody, Timeouts
 from .timeouts import client_timeout, make_timeout
 
 __all__ = ["AiohttpTransport"]
@@ -94,6 +96,7 @@ class AiohttpTransport(AsyncTransport):
         self._limit_per_host = connection_limit_per_host
         self._ssl = ssl
         self._closed = False
+        self._gate = None if session is None else _gate_for(session.connector)
         if session is None and headers:
             # The session adds them (in C): fewer headers to merge per request.
             self.default_headers = dict(headers)
@@ -127,6 +130,7 @@ class AiohttpTransport(AsyncTransport):
                 timeout=make_timeout(None),
                 trust_env=False,
             )
+        self._gate = _gate_for(self._session.connector)
         return self._session
 
     async def aclose(self) -> None:
@@ -140,12 +144,23 @@ class AiohttpTransport(AsyncTransport):
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """One request, redirects not followed; failures mapped onto kycflow errors."""
-        body = request.body
-        payload = None if body is None or isinstance(body, bytes) else _StreamPayload(body)
         session = self._session or self.session()
         limits = request.timeout
+        gate = self._gate
+        if gate is not None:
+            # Requests beyond the pool wait here, before aiohttp builds anything for them (its
+            # request, headers, timers): thousands of runs queued for a connection then hold
+            # only their own state.
+            if gate.locked():
+                limits = await _wait_at(gate, limits)
+            else:
+                await gate.acquire()
+        body = request.body
+        payload: _StreamPayload | None = None
         answered = False
         try:
+            if body is not None and not isinstance(body, bytes):
+                payload = _StreamPayload(body)
             async with session.request(
                 request.method,
                 request.url,
@@ -177,6 +192,45 @@ class AiohttpTransport(AsyncTransport):
                 ) from None
             raise
         finally:
-            # Only a streamed body's iteration (``_task`` set) can still be running.
-            if payload is not None and payload._task is not None:
-                await payload.finished()
+            try:
+                # Only a streamed body's iteration (``_task`` set) can still be running.
+                if payload is not None and payload._task is not None:
+                    await payload.finished()
+            finally:
+                if gate is not None:
+                    gate.release()
+
+
+def _gate_for(connector: aiohttp.BaseConnector | None) -> asyncio.Semaphore | None:
+    """A semaphore as wide as the pool's connections to one host (None: no bound known)."""
+    if connector is None:
+        return None
+    limit, per_host = connector.limit, connector.limit_per_host
+    width = min(limit, per_host) if limit and per_host else (limit or per_host)
+    return asyncio.Semaphore(width) if width else None
+
+
+async def _wait_at(gate: asyncio.Semaphore, limits: Timeouts | None) -> Timeouts | None:
+    """Take a place at the full ``gate``, within the request's pool and total limits; the
+    limits left for the request itself."""
+    bound = None if limits is None else _min_of(limits.pool, limits.total)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(bound):
+            await gate.acquire()
+    except TimeoutError:
+        # Nothing was sent: a submit that waited this long can be made again safely.
+        raise APITimeoutError("timed out waiting for a free connection", connecting=True) from None
+    if limits is None or bound is None:
+        return limits
+    waited = time.monotonic() - started
+    return replace(
+        limits,
+        total=None if limits.total is None else max(limits.total - waited, 0.001),
+        pool=None if limits.pool is None else max(limits.pool - waited, 0.001),
+    )
+
+
+def _min_of(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None

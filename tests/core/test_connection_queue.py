@@ -1,0 +1,175 @@
+"""Requests beyond the connection pool wait in kycflow's queue, before aiohttp builds anything
+for them: aiohttp never queues one (its ``on_connection_queued_start`` signal stays silent), the
+pool's limit still holds at the server, a wait that outlasts the call's timeout is a connect
+timeout (nothing was sent, so a POST may be made again), the time waited counts against the
+request's total, and a run cancelled while it waits takes no place from the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import kycflow
+from kycflow.errors import APITimeoutError, OutcomeUnknownError
+
+pytestmark = pytest.mark.timeout(30)
+
+STEP = {"code": 200, "uuid": "v-1", "data": None, "done": False}
+
+
+class SlowServer:
+    """``GET``/``POST`` on the wizard, each answered after ``delays[n]`` seconds (the last
+    repeats); counts requests and the most in flight at once."""
+
+    def __init__(self, *delays: float) -> None:
+        self.delays = list(delays) or [0.0]
+        self.requests = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._arrivals: list[tuple[int, asyncio.Event]] = []
+
+    async def reached(self, count: int) -> None:
+        """Return once ``count`` requests have arrived."""
+        if self.requests < count:
+            arrived = asyncio.Event()
+            self._arrivals.append((count, arrived))
+            await arrived.wait()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        delay = self.delays[min(self.requests, len(self.delays) - 1)]
+        self.requests += 1
+        for count, arrived in self._arrivals:
+            if self.requests >= count:
+                arrived.set()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await request.read()
+            await asyncio.sleep(delay)
+            return web.json_response(STEP)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    runners: list[web.AppRunner] = []
+
+    async def start(server: SlowServer) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/v2/my/verifications/wizard", server.handle)
+        app.router.add_route("*", "/api/v2/my/verifications", server.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}/api"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def queue_watch() -> tuple[aiohttp.TraceConfig, SimpleNamespace]:
+    """A trace config counting the requests aiohttp itself queued for a pooled connection."""
+    seen = SimpleNamespace(queued=0)
+
+    async def on_queued(*_: object) -> None:
+        seen.queued += 1
+
+    config = aiohttp.TraceConfig()
+    config.on_connection_queued_start.append(on_queued)
+    return config, seen
+
+
+async def test_calls_beyond_the_pool_wait_in_kycflow_not_in_aiohttp(serve: Any) -> None:
+    server = SlowServer(0.05)
+    base = await serve(server)
+    config, seen = queue_watch()
+    async with (
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=3), trace_configs=[config]
+        ) as session,
+        kycflow.Client(base, allow_insecure_http=True, session=session) as client,
+    ):
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        steps = await asyncio.gather(*(authed.wizard.start() for _ in range(12)))
+    assert [s.uuid for s in steps] == ["v-1"] * 12
+    assert server.requests == 12
+    assert server.most_in_flight == 3  # the caller's pool, no more and no less
+    assert seen.queued == 0
+
+
+async def test_an_owned_pool_is_kept_to_its_limit(serve: Any) -> None:
+    server = SlowServer(0.05)
+    base = await serve(server)
+    async with kycflow.Client(base, allow_insecure_http=True, connection_limit=2) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        await asyncio.gather(*(authed.wizard.start() for _ in range(8)))
+    assert (server.requests, server.most_in_flight) == (8, 2)
+
+
+async def test_a_post_that_waited_out_its_timeout_was_never_sent(serve: Any) -> None:
+    server = SlowServer(1.5, 0.0)
+    base = await serve(server)
+    async with kycflow.Client(
+        base, allow_insecure_http=True, connection_limit=1, timeout=0.5, max_retries=0
+    ) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        holder = asyncio.create_task(authed.wizard.start(timeout=5))
+        await server.reached(1)
+        with pytest.raises(APITimeoutError) as caught:
+            await authed.wizard.submit("v-1", 2, ["stored/a.jpg"])
+        assert (await holder).uuid == "v-1"
+    assert caught.value.connecting is True
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert "free connection" in str(caught.value)
+    assert server.requests == 1  # the submit never reached the server
+    assert server.most_in_flight == 1
+
+
+async def test_the_time_waited_counts_against_the_request_total(serve: Any) -> None:
+    # The second call waits ~0.6 s for the one connection, then its own reply takes 0.6 s: with
+    # 1.0 s in all it must time out, though 0.6 s alone would fit.
+    server = SlowServer(0.6, 0.6)
+    base = await serve(server)
+    async with kycflow.Client(
+        base, allow_insecure_http=True, connection_limit=1, timeout=1.0, max_retries=0
+    ) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        first = asyncio.create_task(authed.wizard.start())
+        await server.reached(1)
+        with pytest.raises(APITimeoutError) as caught:
+            await authed.wizard.start()
+        assert (await first).uuid == "v-1"
+    assert caught.value.connecting is False  # it was sent: it timed out waiting for the reply
+    assert server.requests == 2
+
+
+async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> None:
+    server = SlowServer(0.3, 0.3, 0.0)
+    base = await serve(server)
+    async with kycflow.Client(base, allow_insecure_http=True, connection_limit=2) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        holders = [asyncio.create_task(authed.wizard.start()) for _ in range(2)]
+        await server.reached(2)
+        waiting = [asyncio.create_task(authed.wizard.start()) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*holders)
+        server.most_in_flight = 0
+        server.delays = [0.05]
+        # Both places are free again: two calls at once reach the server together.
+        await asyncio.gather(*(authed.wizard.start() for _ in range(6)))
+    assert all(task.cancelled() for task in waiting)
+    assert server.requests == 8
+    assert server.most_in_flight == 2
