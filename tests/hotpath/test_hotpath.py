@@ -6,6 +6,7 @@ Every network test talks to the suite's one fake server (``tests/fakeserver.py``
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -335,6 +336,21 @@ def test_step_signature_format_is_unchanged() -> None:
     # apart); the runner still reads 0.1.0's ``[uuid, code, done, workflow, ids]`` checkpoints.
     step = kycflow.WizardStep.from_envelope(_step(0))
     assert step_signature(step) == '["p1",200,"w",[2]]'
+
+
+@pytest.mark.parametrize(
+    ("uuid", "workflow"),
+    [('p-\u00e9"1\\', "B2Core\\IdenfySDK"), ("\u2603\n\t", ""), ("", "w\u0000\ud7ff")],
+)
+def test_step_signature_is_the_json_of_its_parts(uuid: str, workflow: str) -> None:
+    # Checkpoints written by earlier versions hold ``json.dumps`` of these parts: the same bytes.
+    envelope = {"code": 200, "uuid": uuid, "workflow": workflow, "data": {"types": []}}
+    step = kycflow.WizardStep.from_envelope(
+        {**envelope, "data": {"types": [{"id": 9, "enabled": True}, {"id": 3, "enabled": False}]}}
+    )
+    expected = json.dumps([uuid, 200, workflow, [3, 9]], separators=(",", ":"))
+    assert step_signature(step) == expected
+    assert json.loads(step_signature(step)) == [uuid, 200, workflow, [3, 9]]
 
 
 # ---- logging follows structlog's configuration ---------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import aiohttp
 
 from .._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
@@ -52,24 +50,43 @@ def capped_timeout(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.
     )
 
 
-# Cached both ways: a call's timeout is most often one shared object (the client's default).
-@lru_cache(maxsize=256)
+# Cached both ways, by identity: a call's timeout is most often one shared object (the client's
+# default), and hashing either (attrs' and dataclasses' ``__hash__`` are Python) costs more than
+# a look-up by ``id``. Each entry holds its key object, so that ``id`` cannot be reused.
+_CACHE_LIMIT = 256
+_SEAM: dict[int, tuple[aiohttp.ClientTimeout, Timeouts]] = {}
+_AIOHTTP: dict[int, tuple[Timeouts, aiohttp.ClientTimeout]] = {}
+
+
 def seam_timeouts(timeout: aiohttp.ClientTimeout) -> Timeouts:
     """``timeout`` as the seam's ``Timeouts`` (``sock_connect`` is the connect bound)."""
-    return Timeouts(
+    entry = _SEAM.get(id(timeout))
+    if entry is not None and entry[0] is timeout:
+        return entry[1]
+    value = Timeouts(
         total=timeout.total,
         connect=timeout.sock_connect,
         read=timeout.sock_read,
         pool=timeout.connect,
     )
+    if len(_SEAM) >= _CACHE_LIMIT:
+        _SEAM.clear()
+    _SEAM[id(timeout)] = (timeout, value)
+    return value
 
 
-@lru_cache(maxsize=256)
 def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     """The seam's ``Timeouts`` as aiohttp's ``ClientTimeout`` (``AiohttpTransport``'s side)."""
-    return aiohttp.ClientTimeout(
+    entry = _AIOHTTP.get(id(timeouts))
+    if entry is not None and entry[0] is timeouts:
+        return entry[1]
+    value = aiohttp.ClientTimeout(
         total=timeouts.total,
         connect=timeouts.pool,
         sock_connect=timeouts.connect,
         sock_read=timeouts.read,
     )
+    if len(_AIOHTTP) >= _CACHE_LIMIT:
+        _AIOHTTP.clear()
+    _AIOHTTP[id(timeouts)] = (timeouts, value)
+    return value

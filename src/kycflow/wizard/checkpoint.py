@@ -15,6 +15,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,13 +34,15 @@ __all__ = [
 ]
 
 CHECKPOINT_VERSION = 1
-# What ``json.dumps(..., separators=(",", ":"), default=list)`` would build on every call.
-_SIGNATURE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=list)
+# JSON's own string quoting (``ensure_ascii``, in C): what ``json.dumps`` writes for a str.
+_quote = encode_basestring_ascii
 
 
 def step_signature(step: WizardStep) -> str:
-    """``step.signature()`` plus its uuid, as a JSON string that survives a round trip."""
-    return _SIGNATURE_ENCODER.encode([step.uuid, *step.signature()])
+    """``step.signature()`` plus its uuid, as a JSON string that survives a round trip (the
+    bytes ``json.dumps([uuid, code, workflow, [ids]], separators=(",", ":"))`` writes)."""
+    code, workflow, ids = step.signature()
+    return f"[{_quote(step.uuid)},{int(code)},{_quote(workflow)},[{','.join(map(str, ids))}]]"
 
 
 class _Model(BaseModel):
