@@ -11,7 +11,7 @@ import asyncio
 
 from .. import _telemetry as telemetry
 from ..errors import WizardDeadlineError, WizardStepLimitError
-from ..models import WIZARD_INTERMEDIATE, WizardStep
+from ..models.wizard import WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import StepInProgress, step_signature
 from .choosing import Chooser, Supplied, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted

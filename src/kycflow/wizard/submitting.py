@@ -19,7 +19,7 @@ from ..errors import (
     OutcomeUnknownError,
     ProtocolError,
 )
-from ..models import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
+from ..models.wizard import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import StepInProgress, step_signature
 from .pacing import Pacer
 from .results import WizardAPI

@@ -1,0 +1,38 @@
+"""Pydantic v2 models of the API's payloads, tolerant of every quirk in the vendor's reference.
+
+Models know nothing about the transport. Unknown fields are kept (``model_extra``).
+``records`` holds levels, verifications, tokens and stored documents; ``wizard`` the wizard's
+pages and document types.
+"""
+
+from .records import (
+    ClientDocument,
+    DocumentPage,
+    Level,
+    Reason,
+    Token,
+    TokenPair,
+    Verification,
+    VerificationPage,
+)
+from .wizard import (
+    KNOWN_SDKS,
+    DocumentType,
+    WizardStep,
+    normalise_types,
+)
+
+__all__ = [
+    "KNOWN_SDKS",
+    "ClientDocument",
+    "DocumentPage",
+    "DocumentType",
+    "Level",
+    "Reason",
+    "Token",
+    "TokenPair",
+    "Verification",
+    "VerificationPage",
+    "WizardStep",
+    "normalise_types",
+]
