@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 _log = get_logger()
+_DELIVERED, _REMOVED = 1, -2  # DELIVER_SCRIPT's outcomes (registry.py)
 
 
 class FleetWatcher:
@@ -217,11 +218,15 @@ class FleetWatcher:
             awaited = matcher is not None and matcher.matches(entry.current_level)
             event = LevelGranted(key, entry, entry.previous_level, entry.current_level, awaited)
             if self._on_grant is not None:
+                if not await self._redis.hexists(self._keys.users, key):
+                    return False  # removed mid-poll: no callback (the stream is checked anew)
                 await call_maybe_async(self._on_grant, event)
             moved = advance(cursor, entry)
-            if not await self._move(key, expected, moved, token, event):
-                self.superseded += 1
-                return False  # another worker took over: it delivers from here
+            outcome = await self._move(key, expected, moved, token, event)
+            if outcome != _DELIVERED:
+                if outcome != _REMOVED:
+                    self.superseded += 1  # another worker took over: it delivers from here
+                return False
             expected = json.dumps(moved.to_dict(), separators=(",", ":"))
             cursor = moved
             self.delivered += 1
@@ -230,7 +235,8 @@ class FleetWatcher:
 
     async def _move(
         self, key: str, expected: str, cursor: Cursor, token: str, event: LevelGranted | None
-    ) -> bool:
+    ) -> int:
+        """``DELIVER_SCRIPT``: ``_DELIVERED``, ``_REMOVED``, or 0/-1 (taken over)."""
         payload = ""
         if event is not None:
             payload = json.dumps(
@@ -242,7 +248,7 @@ class FleetWatcher:
             )
         keys = self._keys
         result = await self._deliver(
-            keys=[keys.cursor(key), keys.stream, keys.lease(key)],
+            keys=[keys.cursor(key), keys.stream, keys.lease(key), keys.users],
             args=[
                 expected,
                 json.dumps(cursor.to_dict(), separators=(",", ":")),
@@ -253,4 +259,4 @@ class FleetWatcher:
                 self.worker_id,
             ],
         )
-        return int(result) == 1
+        return int(result)

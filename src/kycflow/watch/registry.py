@@ -43,10 +43,12 @@ for _, key in ipairs(due) do
 end
 return out
 """
-# Deliver: while we hold the lease and the cursor is the expected one, add the event to the
-# stream (if any) and move the cursor. 1 done, 0 cursor moved by someone else, -1 lease lost.
+# Deliver: while we hold the lease, the user is still watched and the cursor is the expected
+# one, add the event to the stream (if any) and move the cursor. 1 done, 0 cursor moved by
+# someone else, -1 lease lost, -2 user removed (``remove`` returned: nothing more for it).
 DELIVER_SCRIPT = """
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return -1 end
+if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then return -2 end
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' then
@@ -150,11 +152,13 @@ class FleetRegistry:
             raise CursorStoreError(f"fleet registry: add failed ({type(exc).__name__})") from None
 
     async def remove(self, key: str) -> bool:
-        """Stop watching ``key`` (its cursor stays); False if it was not watched."""
+        """Stop watching ``key`` (its cursor stays); False if it was not watched. Once this
+        returned, a poll of ``key`` in flight adds nothing to the stream and moves no cursor."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self.keys.users, key)
             pipe.zrem(self.keys.due, key)
-            removed, _ = await pipe.execute()
+            pipe.hdel(self.keys.polls, key)
+            removed, _, _ = await pipe.execute()
         return bool(removed)
 
     async def count(self) -> int:
