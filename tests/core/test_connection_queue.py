@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 import kycflow
+import kycflow.transport
 from kycflow.errors import APITimeoutError, OutcomeUnknownError
 
 pytestmark = pytest.mark.timeout(30)
@@ -173,3 +174,41 @@ async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> Non
     assert all(task.cancelled() for task in waiting)
     assert server.requests == 8
     assert server.most_in_flight == 2
+
+
+async def test_a_call_left_with_almost_none_of_its_time_is_not_sent(serve: Any) -> None:
+    # 1.0 s in all; the one connection is busy for 0.95 s: what is left (under a tenth of the
+    # time) would only make the submit time out on the way, an unknown outcome.
+    server = SlowServer(0.95, 0.0)
+    base = await serve(server)
+    async with kycflow.Client(
+        base, allow_insecure_http=True, connection_limit=1, timeout=1.0, max_retries=0
+    ) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        holder = asyncio.create_task(authed.wizard.start(timeout=5))
+        await server.reached(1)
+        with pytest.raises(APITimeoutError) as caught:
+            await authed.wizard.submit("v-1", 2, ["stored/a.jpg"])
+        assert (await holder).uuid == "v-1"
+        # The place it gave back serves the next call at once.
+        assert (await authed.wizard.start()).uuid == "v-1"
+    assert caught.value.connecting is True
+    assert server.requests == 2  # the holder and the last start: never the submit
+
+
+async def test_the_queue_survives_a_look_at_the_session(serve: Any) -> None:
+    server = SlowServer(0.3, 0.3, 0.0)
+    base = await serve(server)
+    async with kycflow.Client(base, allow_insecure_http=True, connection_limit=2) as client:
+        authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        holders = [asyncio.create_task(authed.wizard.start()) for _ in range(2)]
+        await server.reached(2)
+        client.transport.session()  # public: must not open a second, empty queue
+        more = [asyncio.create_task(authed.wizard.start()) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        sender = client.transport.sender
+        assert isinstance(sender, kycflow.transport.AiohttpTransport)
+        assert sender.waiting == 4
+        await asyncio.gather(*holders, *more)
+        assert sender.waiting == 0
+    assert (server.requests, server.most_in_flight) == (6, 2)

@@ -97,6 +97,7 @@ class AiohttpTransport(AsyncTransport):
         self._ssl = ssl
         self._closed = False
         self._gate = None if session is None else _gate_for(session.connector)
+        self._waiting = 0
         if session is None and headers:
             # The session adds them (in C): fewer headers to merge per request.
             self.default_headers = dict(headers)
@@ -110,6 +111,11 @@ class AiohttpTransport(AsyncTransport):
     def closed(self) -> bool:
         """Whether ``aclose`` was called."""
         return self._closed
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a free place in the pool, in kycflow's queue."""
+        return self._waiting
 
     def session(self) -> aiohttp.ClientSession:
         """The session, created on first use when owned."""
@@ -130,7 +136,7 @@ class AiohttpTransport(AsyncTransport):
                 timeout=make_timeout(None),
                 trust_env=False,
             )
-        self._gate = _gate_for(self._session.connector)
+            self._gate = _gate_for(self._session.connector)
         return self._session
 
     async def aclose(self) -> None:
@@ -152,7 +158,11 @@ class AiohttpTransport(AsyncTransport):
             # request, headers, timers): thousands of runs queued for a connection then hold
             # only their own state.
             if gate.locked():
-                limits = await _wait_at(gate, limits)
+                self._waiting += 1
+                try:
+                    limits = await _wait_at(gate, limits)
+                finally:
+                    self._waiting -= 1
             else:
                 await gate.acquire()
         body = request.body
@@ -167,7 +177,11 @@ class AiohttpTransport(AsyncTransport):
                 headers=request.headers,
                 data=body if payload is None else payload,
                 allow_redirects=False,
-                timeout=session.timeout if limits is None else client_timeout(limits),
+                timeout=(
+                    session.timeout
+                    if limits is None
+                    else client_timeout(limits, cache=limits is request.timeout)
+                ),
             ) as resp:
                 answered = True
                 status = resp.status
@@ -202,33 +216,45 @@ class AiohttpTransport(AsyncTransport):
 
 
 def _gate_for(connector: aiohttp.BaseConnector | None) -> asyncio.Semaphore | None:
-    """A semaphore as wide as the pool's connections to one host (None: no bound known)."""
-    if connector is None:
-        return None
-    limit, per_host = connector.limit, connector.limit_per_host
-    width = min(limit, per_host) if limit and per_host else (limit or per_host)
-    return asyncio.Semaphore(width) if width else None
+    """A semaphore as wide as the pool (None: no bound). Not narrowed to ``limit_per_host``:
+    one queue for every host would hold up a redirect's other host; aiohttp keeps that limit."""
+    limit = 0 if connector is None else connector.limit
+    return asyncio.Semaphore(limit) if limit else None
 
 
 async def _wait_at(gate: asyncio.Semaphore, limits: Timeouts | None) -> Timeouts | None:
     """Take a place at the full ``gate``, within the request's pool and total limits; the
-    limits left for the request itself."""
+    limits left for the request itself. A request left with almost none of its time is not
+    sent: a submit sent to time out on the way would be an unknown outcome."""
     bound = None if limits is None else _min_of(limits.pool, limits.total)
     started = time.monotonic()
     try:
         async with asyncio.timeout(bound):
             await gate.acquire()
     except TimeoutError:
-        # Nothing was sent: a submit that waited this long can be made again safely.
-        raise APITimeoutError("timed out waiting for a free connection", connecting=True) from None
+        raise _waited_too_long() from None
     if limits is None or bound is None:
         return limits
     waited = time.monotonic() - started
+    left = bound - waited
+    if left < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
+        gate.release()
+        raise _waited_too_long()
     return replace(
         limits,
-        total=None if limits.total is None else max(limits.total - waited, 0.001),
-        pool=None if limits.pool is None else max(limits.pool - waited, 0.001),
+        total=None if limits.total is None else limits.total - waited,
+        pool=None if limits.pool is None else limits.pool - waited,
     )
+
+
+# After a wait for a connection, a request is sent only with this much of its time left.
+_MIN_SEND_SECONDS = 0.05
+_MIN_SEND_SHARE = 0.1
+
+
+def _waited_too_long() -> APITimeoutError:
+    # Nothing was sent: a submit that waited this long can be made again safely.
+    return APITimeoutError("timed out waiting for a free connection", connecting=True)
 
 
 def _min_of(*values: float | None) -> float | None:

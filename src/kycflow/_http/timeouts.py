@@ -75,8 +75,9 @@ def seam_timeouts(timeout: aiohttp.ClientTimeout) -> Timeouts:
     return value
 
 
-def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    """The seam's ``Timeouts`` as aiohttp's ``ClientTimeout`` (``AiohttpTransport``'s side)."""
+def client_timeout(timeouts: Timeouts, *, cache: bool = True) -> aiohttp.ClientTimeout:
+    """The seam's ``Timeouts`` as aiohttp's ``ClientTimeout`` (``AiohttpTransport``'s side);
+    ``cache=False`` for a one-off object (what a request has left after a wait)."""
     entry = _AIOHTTP.get(id(timeouts))
     if entry is not None and entry[0] is timeouts:
         return entry[1]
@@ -86,7 +87,8 @@ def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
         sock_connect=timeouts.connect,
         sock_read=timeouts.read,
     )
-    if len(_AIOHTTP) >= _CACHE_LIMIT:
-        _AIOHTTP.clear()
-    _AIOHTTP[id(timeouts)] = (timeouts, value)
+    if cache:
+        if len(_AIOHTTP) >= _CACHE_LIMIT:
+            _AIOHTTP.clear()
+        _AIOHTTP[id(timeouts)] = (timeouts, value)
     return value

@@ -5,6 +5,7 @@ Models know nothing about the transport. Unknown fields are kept (``model_extra`
 pages and document types.
 """
 
+from . import wizard
 from .records import (
     ClientDocument,
     DocumentPage,
@@ -21,6 +22,10 @@ from .wizard import (
     WizardStep,
     normalise_types,
 )
+
+# Importable as before (not in ``__all__``): the wizard's two codes.
+WIZARD_INTERMEDIATE = wizard.WIZARD_INTERMEDIATE
+WIZARD_FINAL = wizard.WIZARD_FINAL
 
 __all__ = [
     "KNOWN_SDKS",
