@@ -7,6 +7,7 @@ request's total, and a run cancelled while it waits takes no place from the othe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -118,11 +119,22 @@ async def test_an_owned_pool_is_kept_to_its_limit(serve: Any) -> None:
     assert (server.requests, server.most_in_flight) == (8, 2)
 
 
-async def test_a_post_that_waited_out_its_timeout_was_never_sent(serve: Any) -> None:
-    server = SlowServer(1.5, 0.0)
+@pytest.mark.parametrize(
+    ("busy_for", "seconds"),
+    [
+        (1.5, 0.5),  # the wait outlasts the submit's whole time
+        # It would get the connection with under a tenth of its 1.0 s left: it would only time
+        # out on the way, an unknown outcome.
+        (0.95, 1.0),
+    ],
+)
+async def test_a_post_that_waited_out_its_time_is_never_sent(
+    serve: Any, busy_for: float, seconds: float
+) -> None:
+    server = SlowServer(busy_for, 0.0)
     base = await serve(server)
     async with kycflow.Client(
-        base, allow_insecure_http=True, connection_limit=1, timeout=0.5, max_retries=0
+        base, allow_insecure_http=True, connection_limit=1, timeout=seconds, max_retries=0
     ) as client:
         authed = client.with_auth(kycflow.BearerToken("t" * 32))
         holder = asyncio.create_task(authed.wizard.start(timeout=5))
@@ -130,10 +142,12 @@ async def test_a_post_that_waited_out_its_timeout_was_never_sent(serve: Any) -> 
         with pytest.raises(APITimeoutError) as caught:
             await authed.wizard.submit("v-1", 2, ["stored/a.jpg"])
         assert (await holder).uuid == "v-1"
+        # The place it gave back (or never took) serves the next call at once.
+        assert (await authed.wizard.start()).uuid == "v-1"
     assert caught.value.connecting is True
     assert not isinstance(caught.value, OutcomeUnknownError)
     assert "free connection" in str(caught.value)
-    assert server.requests == 1  # the submit never reached the server
+    assert server.requests == 2  # the holder and the last start: never the submit
     assert server.most_in_flight == 1
 
 
@@ -155,13 +169,21 @@ async def test_the_time_waited_counts_against_the_request_total(serve: Any) -> N
     assert server.requests == 2
 
 
-async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> None:
+@contextlib.asynccontextmanager
+async def busy_pool(serve: Any) -> AsyncIterator[tuple[SlowServer, kycflow.Client, list[Any]]]:
+    """A client of two connections, both held by calls answered after 0.3 s (the calls'
+    tasks); later calls are answered at once."""
     server = SlowServer(0.3, 0.3, 0.0)
     base = await serve(server)
     async with kycflow.Client(base, allow_insecure_http=True, connection_limit=2) as client:
         authed = client.with_auth(kycflow.BearerToken("t" * 32))
         holders = [asyncio.create_task(authed.wizard.start()) for _ in range(2)]
         await server.reached(2)
+        yield server, authed, holders
+
+
+async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> None:
+    async with busy_pool(serve) as (server, authed, holders):
         waiting = [asyncio.create_task(authed.wizard.start()) for _ in range(5)]
         await asyncio.sleep(0.05)
         for task in waiting:
@@ -176,37 +198,12 @@ async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> Non
     assert server.most_in_flight == 2
 
 
-async def test_a_call_left_with_almost_none_of_its_time_is_not_sent(serve: Any) -> None:
-    # 1.0 s in all; the one connection is busy for 0.95 s: what is left (under a tenth of the
-    # time) would only make the submit time out on the way, an unknown outcome.
-    server = SlowServer(0.95, 0.0)
-    base = await serve(server)
-    async with kycflow.Client(
-        base, allow_insecure_http=True, connection_limit=1, timeout=1.0, max_retries=0
-    ) as client:
-        authed = client.with_auth(kycflow.BearerToken("t" * 32))
-        holder = asyncio.create_task(authed.wizard.start(timeout=5))
-        await server.reached(1)
-        with pytest.raises(APITimeoutError) as caught:
-            await authed.wizard.submit("v-1", 2, ["stored/a.jpg"])
-        assert (await holder).uuid == "v-1"
-        # The place it gave back serves the next call at once.
-        assert (await authed.wizard.start()).uuid == "v-1"
-    assert caught.value.connecting is True
-    assert server.requests == 2  # the holder and the last start: never the submit
-
-
 async def test_the_queue_survives_a_look_at_the_session(serve: Any) -> None:
-    server = SlowServer(0.3, 0.3, 0.0)
-    base = await serve(server)
-    async with kycflow.Client(base, allow_insecure_http=True, connection_limit=2) as client:
-        authed = client.with_auth(kycflow.BearerToken("t" * 32))
-        holders = [asyncio.create_task(authed.wizard.start()) for _ in range(2)]
-        await server.reached(2)
-        client.transport.session()  # public: must not open a second, empty queue
+    async with busy_pool(serve) as (server, authed, holders):
+        authed.transport.session()  # public: must not open a second, empty queue
         more = [asyncio.create_task(authed.wizard.start()) for _ in range(4)]
         await asyncio.sleep(0.05)
-        sender = client.transport.sender
+        sender = authed.transport.sender
         assert isinstance(sender, kycflow.transport.AiohttpTransport)
         assert sender.waiting == 4
         await asyncio.gather(*holders, *more)
