@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import random
 import ssl as ssl_module
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import Any, Self, Unpack
 
@@ -239,7 +239,7 @@ class Client:
             return defaults
         return resolve_call_options(state.defaults, overrides, defaults.timeout)
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -250,17 +250,16 @@ class Client:
         json: Any = None,
         body: StreamBody | None = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
-    ) -> tuple[Response, Any]:
-        """One authenticated call: the 2xx reply and its decoded JSON (None when empty)."""
-        response = await self._transport.send(
+    ) -> Awaitable[Response]:
+        """One authenticated call: its 2xx ``Response`` (``data``: the decoded JSON, None when
+        empty). The transport's call itself, to be awaited: no frame of this method is held by
+        each of thousands of waiting runs (one only under ``with_raw_response``)."""
+        sending = self._transport.send(
             method, path, options=options, template=template, params=params, json=json,
             body=body, auth=self._auth, requester=self._requester, policy=policy,
             decode=decode_reply,
         )  # fmt: skip
-        raw = RAW_REPLIES.get()
-        if raw is not None:
-            raw.append(response)
-        return response, response.data
+        return sending if RAW_REPLIES.get() is None else _recorded(sending)
 
     def auth_requester(self) -> Requester:
         """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
@@ -290,3 +289,12 @@ class Client:
             refresh_margin=refresh_margin,
             choose_factor=choose_factor,
         )
+
+
+async def _recorded(sending: Awaitable[Response]) -> Response:
+    """``sending``'s reply, also kept for ``with_raw_response``."""
+    response = await sending
+    replies = RAW_REPLIES.get()
+    if replies is not None:
+        replies.append(response)
+    return response

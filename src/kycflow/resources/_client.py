@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ class ClientLike(Protocol):
 
     def call_options(self, overrides: RequestOptions, *, upload: bool = False) -> CallOptions: ...
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -61,4 +61,4 @@ class ClientLike(Protocol):
         json: Any = None,
         body: StreamBody | None = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
-    ) -> tuple[Response, Any]: ...
+    ) -> Awaitable[Response]: ...

@@ -52,9 +52,10 @@ class Documents:
         """One page of documents (``filters`` become ``filter[<field>]=<value>``)."""
         params = page_params(limit, offset, sort_by, sort_order, filters)
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "GET", LIST_PATH, options=client.call_options(options), params=params
         )
+        payload = response.data
         if isinstance(payload, builtins.list):
             payload = {"total": len(payload), "data": payload}
         elif isinstance(payload, dict) and "data" in payload and payload["data"] is None:
@@ -85,9 +86,10 @@ class Documents:
         """One document; an empty reply is ``NotFoundError``."""
         path = f"{LIST_PATH}/{path_segment(document_id)}"
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "GET", path, options=client.call_options(options), template=ITEM_TEMPLATE
         )
+        payload = response.data
         return _item(payload, response.body, "GET", ITEM_TEMPLATE)
 
     async def create(
@@ -99,12 +101,13 @@ class Documents:
         if isinstance(type_id, bool) or not isinstance(type_id, int):
             raise ConfigurationError("type_id must be an int (a document type id)")
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "POST",
             LIST_PATH,
             options=client.call_options(options),
             json={"file": file, "typeID": type_id},
         )
+        payload = response.data
         return _item(payload, response.body, "POST", LIST_PATH)
 
     async def delete(self, document_id: int | str, **options: Unpack[RequestOptions]) -> None:

@@ -100,7 +100,7 @@ class Files:
             doc, config.field, chunk_size=config.chunk_size, limit=client.max_upload_bytes
         )
         try:
-            _, payload = await client.request("POST", config.path, options=call, body=body)
+            payload = (await client.request("POST", config.path, options=call, body=body)).data
         except APIError:
             if body.failure is not None:
                 raise DocumentError(body.failure, name=doc.name) from None

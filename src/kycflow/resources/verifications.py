@@ -38,9 +38,10 @@ class Verifications:
         """One page of the history (``filters`` become ``filter[<field>]=<value>``)."""
         params = page_params(limit, offset, sort_by, sort_order, filters)
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "GET", LIST_PATH, options=client.call_options(options), params=params
         )
+        payload = response.data
         return page_from_payload(payload, body=response.body, method="GET", path=LIST_PATH)
 
     def iterate(
@@ -67,9 +68,10 @@ class Verifications:
         """One verification; an empty reply is ``NotFoundError``."""
         path = f"{LIST_PATH}/{path_segment(verification_id)}"
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "GET", path, options=client.call_options(options), template=ITEM_TEMPLATE
         )
+        payload = response.data
         return verification_from_payload(
             payload, body=response.body, method="GET", path=ITEM_TEMPLATE
         )

@@ -28,9 +28,8 @@ class Wizard:
     async def start(self, **options: Unpack[RequestOptions]) -> WizardStep:
         """The current procedure at its current step (created if none is open)."""
         client = self._client
-        response, payload = await client.request(
-            "GET", START_PATH, options=client.call_options(options)
-        )
+        response = await client.request("GET", START_PATH, options=client.call_options(options))
+        payload = response.data
         return wizard_step_from_payload(payload, body=response.body, method="GET", path=START_PATH)
 
     async def submit(
@@ -51,13 +50,14 @@ class Wizard:
         """
         body = _submit_body(uuid, document_type_id, files)
         client = self._client
-        response, payload = await client.request(
+        response = await client.request(
             "POST",
             SUBMIT_PATH,
             options=client.call_options(options),
             json=body,
             policy=RetryPolicy.NO_RESEND,
         )
+        payload = response.data
         _check_submit_reply(payload, response.body, response.status)
         return wizard_step_from_payload(
             payload, body=response.body, method="POST", path=SUBMIT_PATH

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from .. import _telemetry as telemetry
@@ -69,14 +70,20 @@ class Pacer:
         type_id: int | None,
         call: Callable[..., Awaitable[T]],
         *args: Any,
+        around: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> T:
         """``call(*args)`` (idempotent) retried on transient failures with capped exponential
-        backoff and full jitter, for as long as the run's deadline allows."""
+        backoff and full jitter, for as long as the run's deadline allows; each attempt inside
+        ``around()`` when given (a span: in this frame, not in a wrapper's of its own)."""
         state = self._state
         attempt = 1
         while True:
             try:
-                result = await call(*args)
+                if around is None:
+                    result = await call(*args)
+                else:
+                    with around():
+                        result = await call(*args)
             except Exception as exc:
                 if not is_transient(exc) or (
                     not state.contacted and isinstance(exc, APIConnectError)

@@ -9,7 +9,8 @@ submit references is an orphan, which is harmless.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .. import _telemetry as telemetry
@@ -75,8 +76,10 @@ class Uploader:
             # No sibling to cancel: a task, a TaskGroup and a coroutine frame (held by each of
             # thousands of waiting runs) would cost more than they do.
             index, doc = pending[0]
-            send = self._sender(current.type_id)
-            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+            path = await self._pacer.retry_call(
+                "upload", number, current.type_id, self._files.upload, doc,
+                around=self._span(current.type_id, doc),
+            )  # fmt: skip
             await self._record(number, current, paths, index, doc, path, wants_events)
         elif pending:
             semaphore = asyncio.Semaphore(self._concurrency)
@@ -111,9 +114,11 @@ class Uploader:
         semaphore: asyncio.Semaphore,
         wants_events: bool,
     ) -> None:
-        send = self._sender(current.type_id)
         async with semaphore:
-            path = await self._pacer.retry_call("upload", number, current.type_id, send, doc)
+            path = await self._pacer.retry_call(
+                "upload", number, current.type_id, self._files.upload, doc,
+                around=self._span(current.type_id, doc),
+            )  # fmt: skip
         await self._record(number, current, paths, index, doc, path, wants_events)
 
     async def _record(
@@ -140,20 +145,15 @@ class Uploader:
         if wants_events:
             await self._uploaded(number, current.type_id, index, doc, path, reused=False)
 
-    def _sender(self, type_id: int) -> Callable[[Document], Awaitable[str]]:
-        """The client's upload, in a span when telemetry is on (else no wrapper: every
-        coroutine frame is held by each of thousands of waiting runs). Even an upload whose
-        outcome is unknown is made again: the file may be stored already, and a stored file
-        no submit references is an orphan, which is harmless."""
-        files = self._files
+    def _span(
+        self, type_id: int, doc: Document
+    ) -> Callable[[], AbstractContextManager[Any]] | None:
+        """Each upload attempt's span when telemetry is on (else None: no span to enter). Even
+        an upload whose outcome is unknown is made again: the file may be stored already, and
+        a stored file no submit references is an orphan, which is harmless."""
         if not telemetry.telemetry_enabled():
-            return files.upload
-
-        async def upload(doc: Document) -> str:
-            with telemetry.upload_span(type_id, doc.size):
-                return await files.upload(doc)
-
-        return upload
+            return None
+        return lambda: telemetry.upload_span(type_id, doc.size)
 
     async def _uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
