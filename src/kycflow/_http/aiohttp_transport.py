@@ -117,6 +117,34 @@ class AiohttpTransport(AsyncTransport):
         """Requests waiting for a free place in the pool, in kycflow's queue."""
         return self._waiting
 
+    async def _wait_at(self, gate: asyncio.Semaphore, limits: Timeouts | None) -> Timeouts | None:
+        """Take a place at the full ``gate``, within the request's pool and total limits; the
+        limits left for the request itself. A request left with almost none of its time is not
+        sent: a submit sent to time out on the way would be an unknown outcome."""
+        # Thousands of runs queued here hold only their own state: no aiohttp request, headers
+        # or timers each.
+        bound = None if limits is None else _min_of(limits.pool, limits.total)
+        started = time.monotonic()
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(bound):
+                await gate.acquire()
+        except TimeoutError:
+            raise _waited_too_long() from None
+        finally:
+            self._waiting -= 1
+        if limits is None or bound is None:
+            return limits
+        waited = time.monotonic() - started
+        if bound - waited < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
+            gate.release()
+            raise _waited_too_long()
+        return replace(
+            limits,
+            total=None if limits.total is None else limits.total - waited,
+            pool=None if limits.pool is None else limits.pool - waited,
+        )
+
     def session(self) -> aiohttp.ClientSession:
         """The session, created on first use when owned."""
         if self._closed:
@@ -153,18 +181,14 @@ class AiohttpTransport(AsyncTransport):
         session = self._session or self.session()
         limits = request.timeout
         gate = self._gate
-        if gate is not None:
-            # Requests beyond the pool wait here, before aiohttp builds anything for them (its
-            # request, headers, timers): thousands of runs queued for a connection then hold
-            # only their own state.
+        if gate is not None:  # beyond the pool, wait here: before aiohttp builds anything
             if gate.locked():
-                self._waiting += 1
-                try:
-                    limits = await _wait_at(gate, limits)
-                finally:
-                    self._waiting -= 1
+                limits = await self._wait_at(gate, limits)
             else:
                 await gate.acquire()
+        timeout = session.timeout
+        if limits is not None:  # what a request has left after a wait is not worth caching
+            timeout = client_timeout(limits, cache=limits is request.timeout)
         body = request.body
         payload: _StreamPayload | None = None
         answered = False
@@ -177,11 +201,7 @@ class AiohttpTransport(AsyncTransport):
                 headers=request.headers,
                 data=body if payload is None else payload,
                 allow_redirects=False,
-                timeout=(
-                    session.timeout
-                    if limits is None
-                    else client_timeout(limits, cache=limits is request.timeout)
-                ),
+                timeout=timeout,
             ) as resp:
                 answered = True
                 status = resp.status
@@ -220,31 +240,6 @@ def _gate_for(connector: aiohttp.BaseConnector | None) -> asyncio.Semaphore | No
     one queue for every host would hold up a redirect's other host; aiohttp keeps that limit."""
     limit = 0 if connector is None else connector.limit
     return asyncio.Semaphore(limit) if limit else None
-
-
-async def _wait_at(gate: asyncio.Semaphore, limits: Timeouts | None) -> Timeouts | None:
-    """Take a place at the full ``gate``, within the request's pool and total limits; the
-    limits left for the request itself. A request left with almost none of its time is not
-    sent: a submit sent to time out on the way would be an unknown outcome."""
-    bound = None if limits is None else _min_of(limits.pool, limits.total)
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(bound):
-            await gate.acquire()
-    except TimeoutError:
-        raise _waited_too_long() from None
-    if limits is None or bound is None:
-        return limits
-    waited = time.monotonic() - started
-    left = bound - waited
-    if left < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
-        gate.release()
-        raise _waited_too_long()
-    return replace(
-        limits,
-        total=None if limits.total is None else limits.total - waited,
-        pool=None if limits.pool is None else limits.pool - waited,
-    )
 
 
 # After a wait for a connection, a request is sent only with this much of its time left.
