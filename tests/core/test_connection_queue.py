@@ -123,9 +123,9 @@ async def test_an_owned_pool_is_kept_to_its_limit(serve: Any) -> None:
     ("busy_for", "seconds"),
     [
         (1.5, 0.5),  # the wait outlasts the submit's whole time
-        # It would get the connection with under a tenth of its 1.0 s left: it would only time
-        # out on the way, an unknown outcome.
-        (0.95, 1.0),
+        # It would get the connection with under a tenth of its 2.0 s left (or none at all, if
+        # the holder is late): it would only time out on the way, an unknown outcome.
+        (1.98, 2.0),
     ],
 )
 async def test_a_post_that_waited_out_its_time_is_never_sent(
@@ -152,9 +152,9 @@ async def test_a_post_that_waited_out_its_time_is_never_sent(
 
 
 async def test_the_time_waited_counts_against_the_request_total(serve: Any) -> None:
-    # The second call waits ~0.6 s for the one connection, then its own reply takes 0.6 s: with
-    # 1.0 s in all it must time out, though 0.6 s alone would fit.
-    server = SlowServer(0.6, 0.6)
+    # The second call waits ~0.6 s for the one connection, then its own reply takes 0.9 s: with
+    # 1.0 s in all it must time out, though 0.9 s alone would fit.
+    server = SlowServer(0.6, 0.9)
     base = await serve(server)
     async with kycflow.Client(
         base, allow_insecure_http=True, connection_limit=1, timeout=1.0, max_retries=0
