@@ -1,12 +1,12 @@
 """Pydantic v2 models of the API's payloads, tolerant of every quirk in the vendor's reference.
 
 Models know nothing about the transport. Unknown fields are kept (``model_extra``).
-``records`` holds levels, verifications, tokens and stored documents; ``wizard`` the wizard's
+``account`` holds levels, verifications, tokens and stored documents; ``wizard`` the wizard's
 pages and document types.
 """
 
 from . import wizard
-from .records import (
+from .account import (
     ClientDocument,
     DocumentPage,
     Level,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from .records import _Model
+from .account import _Model
 
 __all__ = [
     "KNOWN_SDKS",

@@ -1,4 +1,4 @@
-"""The API's records: levels and verifications, tokens, the client's stored documents."""
+"""The client account's records: levels and verifications, tokens, stored documents."""
 
 from __future__ import annotations
 
