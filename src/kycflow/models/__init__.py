@@ -41,3 +41,11 @@ __all__ = [
     "WizardStep",
     "normalise_types",
 ]
+
+# The public path in reprs and pickles (a pickle names its class's module): a process on a
+# release before the split, or after a later one, still loads them.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj
