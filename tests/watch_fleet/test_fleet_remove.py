@@ -62,9 +62,13 @@ async def eventually(check: Any, what: str, limit: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("with_callback", [True, False])
+@pytest.mark.parametrize(
+    ("with_callback", "added_again"),
+    [(True, False), (False, False), (True, True)],
+    ids=["callback", "stream-only", "removed-and-added-again"],
+)
 async def test_a_user_removed_mid_poll_gets_nothing_from_that_poll(
-    redis_client: Any, with_callback: bool
+    redis_client: Any, with_callback: bool, added_again: bool
 ) -> None:
     held = HeldHistory("k")
     server = FakeServer()
@@ -88,6 +92,8 @@ async def test_a_user_removed_mid_poll_gets_nothing_from_that_poll(
             try:
                 await asyncio.wait_for(held.arrived.wait(), 10)  # k's poll is at the server
                 assert await registry.remove("k")
+                if added_again:  # a new registration, awaiting another level
+                    await registry.add("k", {"user": "k"}, level="Level 3")
                 held.release.set()
 
                 async def k_released() -> bool:
@@ -110,8 +116,14 @@ async def test_a_user_removed_mid_poll_gets_nothing_from_that_poll(
     entries = await redis_client.xrange(PREFIX + "grants")
     assert [event_from_stream(fields).key for _, fields in entries] == ["probe"]
     assert [event.key for event in got] == (["probe"] if with_callback else [])
-    assert held.answered["k"] == 1
-    assert await redis_client.get(PREFIX + "cursor:k") is None
-    assert not await redis_client.hexists(PREFIX + "polls", "k")
     assert watcher.superseded == 0  # a removal is not a takeover
     assert watcher.delivered == 1
+    if added_again:
+        # The old poll's release (its level came: "done") left the new registration alone.
+        assert await registry.count() == 1
+        assert await redis_client.zscore(PREFIX + "due", "k") is not None
+    else:
+        assert held.answered["k"] == 1
+        assert await redis_client.get(PREFIX + "cursor:k") is None
+        assert not await redis_client.hexists(PREFIX + "polls", "k")
+        assert await registry.count() == 0

@@ -171,7 +171,7 @@ class FleetWatcher:
             matcher = None if level is None else LevelMatcher(level.get("id", level.get("name")))
             since = datetime.fromisoformat(record["since"]) if record.get("since") else None
             auth = await call_maybe_async(self._resolve_auth, key, record["auth"])
-            done = await self._poll_user(key, auth, matcher, since, token)
+            done = await self._poll_user(key, auth, matcher, since, token, raw)
         except APIError as exc:
             if not is_transient(exc):
                 _log.warning("fleet_user_dropped", key=key, error=type(exc).__name__)
@@ -188,7 +188,14 @@ class FleetWatcher:
                         self._keys.users,
                         self._keys.polls,
                     ],
-                    args=[token, self._clock() + delay, "1" if done else "0", key, polls + 1],
+                    args=[
+                        token,
+                        self._clock() + delay,
+                        "1" if done else "0",
+                        key,
+                        polls + 1,
+                        raw,
+                    ],
                 )
 
     async def _poll_user(
@@ -198,6 +205,7 @@ class FleetWatcher:
         matcher: LevelMatcher | None,
         since: datetime | None,
         token: str,
+        registration: str,
     ) -> bool:
         stored = await self._redis.get(self._keys.cursor(key))
         expected = stored.decode() if isinstance(stored, bytes) else (stored or "")
@@ -211,18 +219,18 @@ class FleetWatcher:
         if done:
             return True
         if cursor is None and not fresh:
-            await self._move(key, expected, start, token, None)
+            await self._move(key, expected, start, token, None, registration)
             return False
         cursor = start
         for entry in fresh:
             awaited = matcher is not None and matcher.matches(entry.current_level)
             event = LevelGranted(key, entry, entry.previous_level, entry.current_level, awaited)
             if self._on_grant is not None:
-                if not await self._redis.hexists(self._keys.users, key):
+                if await self._registration(key) != registration:
                     return False  # removed mid-poll: no callback (the stream is checked anew)
                 await call_maybe_async(self._on_grant, event)
             moved = advance(cursor, entry)
-            outcome = await self._move(key, expected, moved, token, event)
+            outcome = await self._move(key, expected, moved, token, event, registration)
             if outcome != _DELIVERED:
                 if outcome != _REMOVED:
                     self.superseded += 1  # another worker took over: it delivers from here
@@ -233,8 +241,18 @@ class FleetWatcher:
             done = done or awaited
         return done
 
+    async def _registration(self, key: str) -> str | None:
+        raw = await self._redis.hget(self._keys.users, key)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
     async def _move(
-        self, key: str, expected: str, cursor: Cursor, token: str, event: LevelGranted | None
+        self,
+        key: str,
+        expected: str,
+        cursor: Cursor,
+        token: str,
+        event: LevelGranted | None,
+        registration: str,
     ) -> int:
         """``DELIVER_SCRIPT``: ``_DELIVERED``, ``_REMOVED``, or 0/-1 (taken over)."""
         payload = ""
@@ -257,6 +275,7 @@ class FleetWatcher:
                 key,
                 payload,
                 self.worker_id,
+                registration,
             ],
         )
         return int(result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,12 +44,13 @@ for _, key in ipairs(due) do
 end
 return out
 """
-# Deliver: while we hold the lease, the user is still watched and the cursor is the expected
-# one, add the event to the stream (if any) and move the cursor. 1 done, 0 cursor moved by
-# someone else, -1 lease lost, -2 user removed (``remove`` returned: nothing more for it).
+# Deliver: while we hold the lease, the user's registration is still the one the poll claimed
+# (ARGV[8], its record: each ``add`` writes a new one) and the cursor is the expected one, add
+# the event to the stream (if any) and move the cursor. 1 done, 0 cursor moved by someone else,
+# -1 lease lost, -2 removed or registered anew since the claim (nothing more from this poll).
 DELIVER_SCRIPT = """
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return -1 end
-if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then return -2 end
+if redis.call('HGET', KEYS[4], ARGV[5]) ~= ARGV[8] then return -2 end
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' then
@@ -57,15 +59,18 @@ end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
-# Release the lease: reschedule the user at ARGV[2] (or drop it when ARGV[3] is '1').
+# Release the lease: reschedule the user at ARGV[2] (or drop it when ARGV[3] is '1'), only if
+# its registration is still the one the poll claimed (ARGV[6]): a user removed, or removed and
+# added again, while it was polled keeps what ``remove``/``add`` left.
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
+if redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[6] then return 1 end
 if ARGV[3] == '1' then
   redis.call('HDEL', KEYS[3], ARGV[4])
   redis.call('ZREM', KEYS[2], ARGV[4])
   redis.call('HDEL', KEYS[4], ARGV[4])
-elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then
+else
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
   redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
 end
@@ -141,6 +146,9 @@ class FleetRegistry:
             "auth": dict(auth_ref),
             "level": _level_json(level),
             "since": None if since is None else since.isoformat(),
+            # Each registration its own record: a poll claimed under an earlier one delivers
+            # nothing into this one, and its release leaves this one alone.
+            "registration": uuid.uuid4().hex,
         }
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
