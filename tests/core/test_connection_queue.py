@@ -209,3 +209,36 @@ async def test_the_queue_survives_a_look_at_the_session(serve: Any) -> None:
         await asyncio.gather(*holders, *more)
         assert sender.waiting == 0
     assert (server.requests, server.most_in_flight) == (6, 2)
+
+
+# The queue itself, without HTTP: first come first served, no barging past those waiting, and
+# no place lost to a waiter cancelled just as it was handed one.
+
+
+async def test_places_are_handed_over_in_turn_and_never_lost() -> None:
+    from kycflow._http.aiohttp_transport import _Places
+
+    places = _Places(1)
+    assert places.take()
+    order: list[int] = []
+
+    async def waiter(number: int) -> None:
+        await places.wait()
+        order.append(number)
+
+    tasks = [asyncio.create_task(waiter(n)) for n in range(4)]
+    await asyncio.sleep(0)
+    tasks[1].cancel()  # cancelled while waiting: skipped
+    places.give_back()  # handed to waiter 0...
+    tasks[0].cancel()  # ...which is cancelled before it runs: the place passes to waiter 2
+    assert not places.take()  # others are waiting: no barging past them
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert order == [2]
+    places.give_back()
+    await asyncio.sleep(0)
+    assert order == [2, 3]
+    places.give_back()
+    assert places.take()  # nobody left waiting: the place is free again
+    assert not places.take()
+    assert [t.cancelled() for t in tasks] == [True, True, False, False]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -117,7 +118,7 @@ class AiohttpTransport(AsyncTransport):
         """Requests waiting for a free place in the pool, in kycflow's queue."""
         return self._waiting
 
-    async def _wait_at(self, gate: asyncio.Semaphore, limits: Timeouts | None) -> Timeouts | None:
+    async def _wait_at(self, gate: _Places, limits: Timeouts | None) -> Timeouts | None:
         """Take a place at the full ``gate``, within the request's pool and total limits; the
         limits left for the request itself. A request left with almost none of its time is not
         sent: a submit sent to time out on the way would be an unknown outcome."""
@@ -128,7 +129,7 @@ class AiohttpTransport(AsyncTransport):
         self._waiting += 1
         try:
             async with asyncio.timeout(bound):
-                await gate.acquire()
+                await gate.wait()
         except TimeoutError:
             raise _waited_too_long() from None
         finally:
@@ -137,7 +138,7 @@ class AiohttpTransport(AsyncTransport):
             return limits
         waited = time.monotonic() - started
         if bound - waited < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
-            gate.release()
+            gate.give_back()
             raise _waited_too_long()
         return replace(
             limits,
@@ -181,11 +182,8 @@ class AiohttpTransport(AsyncTransport):
         session = self._session or self.session()
         limits = request.timeout
         gate = self._gate
-        if gate is not None:  # beyond the pool, wait here: before aiohttp builds anything
-            if gate.locked():
-                limits = await self._wait_at(gate, limits)
-            else:
-                await gate.acquire()
+        if gate is not None and not gate.take():  # the pool is full: wait before aiohttp
+            limits = await self._wait_at(gate, limits)
         timeout = session.timeout
         if limits is not None:  # what a request has left after a wait is not worth caching
             timeout = client_timeout(limits, cache=limits is request.timeout)
@@ -232,14 +230,55 @@ class AiohttpTransport(AsyncTransport):
                     await payload.finished()
             finally:
                 if gate is not None:
-                    gate.release()
+                    gate.give_back()
 
 
-def _gate_for(connector: aiohttp.BaseConnector | None) -> asyncio.Semaphore | None:
-    """A semaphore as wide as the pool (None: no bound). Not narrowed to ``limit_per_host``:
-    one queue for every host would hold up a redirect's other host; aiohttp keeps that limit."""
+class _Places:
+    """A first-come, first-served queue for the pool's places: taking a free one is a plain
+    call (``asyncio.Semaphore`` costs a coroutine and a scan of its waiters per request)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, width: int) -> None:
+        self._free = width
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """Take a free place, unless every place is taken or others are waiting for one."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait for a place: ``give_back`` hands one over, in turn."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            # Cancelled (a timeout, say) after a place was handed over: pass it on. A waiter
+            # cancelled before stays in the queue, done: ``give_back`` skips it.
+            if waiter.done() and not waiter.cancelled():
+                self.give_back()
+            raise
+
+    def give_back(self) -> None:
+        """Free a place: to the first still waiting, if any."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+def _gate_for(connector: aiohttp.BaseConnector | None) -> _Places | None:
+    """A queue as wide as the pool (None: no bound). Not narrowed to ``limit_per_host``: one
+    queue for every host would hold up a redirect's other host; aiohttp keeps that limit."""
     limit = 0 if connector is None else connector.limit
-    return asyncio.Semaphore(limit) if limit else None
+    return _Places(limit) if limit else None
 
 
 # After a wait for a connection, a request is sent only with this much of its time left.
