@@ -51,7 +51,8 @@ def pin_self(cpus: set[int] | None) -> None:
 class SandboxProcess:
     """A sandbox served by a child process on 127.0.0.1 (``base_url`` ends in ``/api``)."""
 
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[str] | None
+    """None: a sandbox some other process started (its CPU is not read)."""
     base_url: str
 
     @property
@@ -61,6 +62,8 @@ class SandboxProcess:
 
     def cpu_seconds(self) -> float:
         """User+system CPU the sandbox process has used so far."""
+        if self.proc is None:
+            raise RuntimeError("the sandbox was started elsewhere: its CPU is not known here")
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks

@@ -50,7 +50,7 @@ def drive(mode: str, flows: int, tokens_made: int, base_url: str) -> None:
     kycflow.configure_logging(logging.WARNING)
 
     async def main() -> None:
-        sandbox = _bench.SandboxProcess(proc=None, base_url=base_url)  # type: ignore[arg-type]
+        sandbox = _bench.SandboxProcess(proc=None, base_url=base_url)
         root = throughput.write_documents(Path(tempfile.mkdtemp(prefix="kycflow-instr-")))
         async with (
             _bench.Admin(sandbox) as admin,

@@ -157,7 +157,7 @@ def raw_flow(session: aiohttp.ClientSession, base_url: str, progress: Progress) 
 
 async def client_main(args: argparse.Namespace) -> dict[str, Any]:
     """One mode in this (fresh) process; its figures as a dict."""
-    sandbox = _bench.SandboxProcess(proc=None, base_url=args.base_url)  # type: ignore[arg-type]
+    sandbox = _bench.SandboxProcess(proc=None, base_url=args.base_url)
     root = args.documents
     progress = Progress()
     async with (

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from arqkit import ASSETS, read_line, stop_process
-from redis_fixtures import redis_client, redis_url  # noqa: F401
+from redis_fixtures import redis_client, redis_url
+
+__all__ = ["redis_client", "redis_url"]  # fixtures, found by pytest under these names
 
 
 @pytest.fixture

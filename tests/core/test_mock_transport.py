@@ -131,7 +131,7 @@ async def test_the_client_does_not_close_a_callers_transport() -> None:
 def test_raw_responses_refuse_what_makes_many_requests() -> None:
     client = client_over(MockTransport(lambda r: reply(200, WIZARD)))
     with pytest.raises(AttributeError, match="many requests"):
-        client.with_raw_response.documents.iterate  # noqa: B018 - the access is the test
+        _ = client.with_raw_response.documents.iterate
 
 
 async def test_retries_pause_as_the_server_asks_then_back_off() -> None:

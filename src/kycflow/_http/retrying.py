@@ -8,6 +8,7 @@ strategies apply afterwards, then runs attempts 2.. in a fresh ``AsyncRetrying``
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -140,12 +141,14 @@ class Retrier:
             reraise=True,
             sleep=self.sleep,
         )
+        numbers = itertools.count(2)  # attempt 1 was made before any retry
+
+        async def again() -> Response:
+            response = await attempt(call, next(numbers))
+            self.options.retry_budget.succeeded(rules.drawn)
+            return response
+
         try:
-            async for state in retrying:
-                with state:
-                    response = await attempt(call, state.retry_state.attempt_number + 1)
-                    self.options.retry_budget.succeeded(rules.drawn)
-                    return response
+            return await retrying(again)
         except RetrySignal as exc:
             raise exc.error from exc.error.__cause__
-        raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover

@@ -118,5 +118,6 @@ class AsyncTransport(abc.ABC):
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send ``request`` once and return the reply (whatever its status)."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+    async def aclose(self) -> None:
         """Release what this transport created (never what its caller passed in)."""
+        return None  # an optional hook: by default nothing to release
