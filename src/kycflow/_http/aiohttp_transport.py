@@ -208,7 +208,8 @@ class AiohttpTransport(AsyncTransport):
                     content = b""
                 else:
                     content = await read_body(resp, request.max_body)
-                return HTTPResponse(status, headers, content, str(resp.url))
+                # Redirects are not followed here: the URL that answered is the request's.
+                return HTTPResponse(status, headers, content, request.url)
         except KycflowError:
             raise
         except Exception as exc:

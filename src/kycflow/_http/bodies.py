@@ -24,6 +24,8 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     first = await content.read(_READ_CHUNK)
     if not first:
         return b""
+    if len(first) == length:  # a whole reply of known length: no read to learn of its end
+        return first
     buf: bytes | bytearray = first
     while True:
         if len(buf) > limit:

@@ -20,7 +20,9 @@ Decode = Callable[[bytes, int, str, str], Any]
 
 class CallAuth(Protocol):
     """What the call path asks of an auth scheme (``kycflow.Auth`` fits it): the HTTP layer
-    passes ``requester`` through without knowing what it is."""
+    passes ``requester`` through without knowing what it is. A scheme whose headers never
+    change may also have ``fixed_headers`` (a mapping of ``SecretHeader`` values, never edited):
+    they are sent as they are, with no ``headers`` call per request."""
 
     async def headers(self, requester: Any, /) -> Mapping[str, str]: ...
 

@@ -62,6 +62,11 @@ class LocalCoordinator:
         """Seconds ``host`` is still paused for."""
         return self._pauses.remaining(host, self._clock())
 
+    def ready(self, host: str) -> bool:
+        """Whether a request to ``host`` may go at once, with nothing to wait out or book (no
+        pause and no rate): the call path asks this first and skips ``acquire`` then."""
+        return self._rate is None and not self._pauses.active
+
     async def acquire(self, host: str, max_wait: float | None = None) -> None:
         """Wait out ``host``'s pause, then take a slot of its rate (``TimeoutError`` when that
         would take more than ``max_wait`` seconds)."""

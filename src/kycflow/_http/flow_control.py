@@ -100,6 +100,11 @@ class PauseGate:
         self._until[host] = until
         return until
 
+    @property
+    def active(self) -> bool:
+        """Whether any host has a pause (one may have ended: ``remaining`` drops it)."""
+        return bool(self._until)
+
     def remaining(self, host: str, now: float) -> float:
         """Seconds a request to ``host`` must still wait (0 when not paused)."""
         until = self._until.get(host)

@@ -152,7 +152,7 @@ def without_echoed_credentials(body: bytes, headers: Mapping[str, str]) -> bytes
     """``body`` (a 2xx reply) with the credentials of ``headers`` (``Bearer <token>``) cut out:
     a reply that echoes them must not carry them into results or errors."""
     for value in headers.values():
-        credential = str(value).partition(" ")[2] or str(value)
+        credential = value.partition(" ")[2] or value
         if len(credential) >= _MIN_ECHO_CHARS:
             raw = credential.encode()
             if raw in body:

@@ -89,6 +89,7 @@ class Transport:
         self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
+        self._coordinator_ready = getattr(self.coordinator, "ready", None)
         self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
         self._max_body = options.max_response_bytes
@@ -195,22 +196,24 @@ class Transport:
     async def _attempt(self, call: Call, number: int) -> Response:
         # The coordinator's go (pause, rate) within the deadline, then the time left.
         deadline_at = call.deadline_at
-        wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
-        try:
-            await self.coordinator.acquire(self._host, wait)
-        except TimeoutError:
-            raise deadline_passed(call, "while requests to the server were paused") from None
+        ready = self._coordinator_ready
+        if ready is None or not ready(self._host):
+            wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
+            try:
+                await self.coordinator.acquire(self._host, wait)
+            except TimeoutError:
+                raise deadline_passed(call, "while requests to the server were paused") from None
         limits = call.timeout if deadline_at is None else time_left(call, deadline_at)
         replayed = False
         while True:
             # The attempt's own headers (redirects edit them), the auth's of the moment added.
             headers = dict(call.headers)
             sent_auth: Mapping[str, str] = _NO_AUTH
-            if call.auth is not None:
-                sent_auth = {  # redacted reprs, down to aiohttp: no rendered frame shows them
-                    name: value if type(value) is SecretHeader else SecretHeader(value)
-                    for name, value in (await call.auth.headers(call.requester)).items()
-                }
+            auth = call.auth
+            if auth is not None:
+                sent_auth = getattr(auth, "fixed_headers", None) or await _auth_headers(
+                    auth, call.requester
+                )
                 headers.update(sent_auth)
             try:
                 reply = await self._exchange(call, headers, sent_auth, limits, number)
@@ -294,3 +297,11 @@ class Transport:
             max_wait = self.options.max_retry_after
             await self.coordinator.pause(self._host, min(retry_after, max_wait))
         raise_for(classify(call.method, reply.status, call.policy), error, None, retry_after)
+
+
+async def _auth_headers(auth: CallAuth, requester: Any) -> Mapping[str, str]:
+    """The auth's headers of the moment, as redacted values (no rendered frame shows them)."""
+    return {
+        name: value if type(value) is SecretHeader else SecretHeader(value)
+        for name, value in (await auth.headers(requester)).items()
+    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._types import Block, CommittedStep, RunStateView
+from ._types import NULL, CommittedStep, NullHandle, RunStateView
 
 __all__ = [
     "CommittedStep",
@@ -36,38 +36,20 @@ DISABLE_ENV = "KYCFLOW_OTEL_DISABLED"
 """Set to ``1`` (or ``true``) to turn kycflow's instrumentation off even with the API installed."""
 
 
-class _Null(Block):
-    """The span handle of every hook while instrumentation is off: stateless, shared."""
-
-    __slots__ = ()
-
-    def status(self, code: int) -> None:
-        """Note the HTTP reply's status code."""
-
-    def committed(self, step: CommittedStep, *, refused: bool) -> None:
-        """Note the step's outcome: the step committed, and whether the server re-asked it."""
-
-    def refused(self, type_id: int) -> None:
-        """Note that the server refused the step's submit of ``type_id`` (asked the step again)."""
-
-
-NULL = _Null()
-
-
 class _NullBackend:
     __slots__ = ()
     enabled = False
 
-    def run_span(self, run_id: str, state: RunStateView) -> _Null:
+    def run_span(self, run_id: str, state: RunStateView) -> NullHandle:
         return NULL
 
-    def step_span(self, number: int) -> _Null:
+    def step_span(self, number: int) -> NullHandle:
         return NULL
 
-    def upload_span(self, type_id: int, size: int | None) -> _Null:
+    def upload_span(self, type_id: int, size: int | None) -> NullHandle:
         return NULL
 
-    def http_span(self, method: str, url: str, template: str, attempt: int) -> _Null:
+    def http_span(self, method: str, url: str, template: str, attempt: int) -> NullHandle:
         return NULL
 
     def record_retry(self, action: str, reason: str) -> None:

@@ -24,7 +24,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from .._version import __version__
 from ._handles import HttpHandle, Request, RunHandle, StepHandle, UploadHandle
-from ._types import RunStateView
+from ._types import NULL, NullHandle, RunStateView
 
 __all__ = ["HTTP_DURATION_BUCKETS", "STEP_DURATION_BUCKETS", "OtelBackend"]
 
@@ -93,6 +93,9 @@ class OtelBackend:
         if isinstance(tracer_provider, trace.NoOpTracerProvider):
             self._recheck_at = float("inf")
             self._tracing = False
+        self._metering = meter_provider is not None
+        self._meter_recheck_at = 0.0
+        self._idle_until = 0.0
         self.counts = _Counts()
         self.count = self.counts.add
         self.http_duration = meter.create_histogram(
@@ -129,18 +132,47 @@ class OtelBackend:
         self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         return self._tracing
 
+    def metering(self) -> bool:
+        """Whether measurements are recorded: not while the global meter provider is still the
+        API's proxy (its instruments drop every measurement until an SDK is set). Asked again
+        at most every second, like ``tracing``."""
+        if self._metering:
+            return True
+        now = time.monotonic()
+        if now < self._meter_recheck_at:
+            return False
+        self._meter_recheck_at = now + _RECHECK_SECONDS
+        # The API names no public type for its proxy: a provider of any other type is an SDK's.
+        self._metering = type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+        return self._metering
+
+    def recording(self) -> bool:
+        """Whether a span or a duration would be recorded at all (else the hooks hand back
+        ``NULL``: a request or step costs no handle)."""
+        if self._tracing or self._metering:
+            return True
+        now = time.monotonic()
+        if now < self._idle_until:
+            return False
+        self._idle_until = now + _RECHECK_SECONDS
+        return self.tracing() or self.metering()
+
     # -- the hooks ------------------------------------------------------------------------
 
     def run_span(self, run_id: str, state: RunStateView) -> RunHandle:
         return RunHandle(self, run_id, state)
 
-    def step_span(self, number: int) -> StepHandle:
-        return StepHandle(self, number)
+    def step_span(self, number: int) -> StepHandle | NullHandle:
+        return StepHandle(self, number) if self.recording() else NULL
 
     def upload_span(self, type_id: int, size: int | None) -> UploadHandle:
         return UploadHandle(self, type_id, size)
 
-    def http_span(self, method: str, url: str, template: str, attempt: int) -> HttpHandle:
+    def http_span(
+        self, method: str, url: str, template: str, attempt: int
+    ) -> HttpHandle | NullHandle:
+        if not self.recording():
+            return NULL
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]
         request = self._requests.get((method, origin, template))

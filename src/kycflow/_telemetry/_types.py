@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Block", "CommittedStep", "RunStateView"]
+__all__ = ["NULL", "Block", "CommittedStep", "NullHandle", "RunStateView"]
 
 
 class Block:
@@ -41,6 +41,24 @@ class CommittedStep(Protocol):
 
     @property
     def reconciled(self) -> bool: ...
+
+
+class NullHandle(Block):
+    """The span handle of every hook while nothing is recorded: stateless, shared (``NULL``)."""
+
+    __slots__ = ()
+
+    def status(self, code: int) -> None:
+        """Note the HTTP reply's status code."""
+
+    def committed(self, step: CommittedStep, *, refused: bool) -> None:
+        """Note the step's outcome: the step committed, and whether the server re-asked it."""
+
+    def refused(self, type_id: int) -> None:
+        """Note that the server refused the step's submit of ``type_id`` (asked the step again)."""
+
+
+NULL = NullHandle()
 
 
 class _Checkpoint(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
@@ -22,10 +23,13 @@ __all__ = ["BearerToken", "default_device_fingerprint", "tokens_from_reply"]
 class BearerToken:
     """A fixed access token sent as ``Authorization: Bearer <token>``; never refreshed."""
 
-    __slots__ = ("_token",)
+    __slots__ = ("_token", "fixed_headers")
 
     def __init__(self, token: str | SecretStr) -> None:
         self._token = secret(token, "token")
+        header = SecretHeader(f"Bearer {self._token.get_secret_value()}")
+        self.fixed_headers: Mapping[str, str] = MappingProxyType({"Authorization": header})
+        """The Authorization header, sent as it is (the call path needs no ``headers`` call)."""
 
     @property
     def token(self) -> SecretStr:
@@ -35,9 +39,12 @@ class BearerToken:
     def __repr__(self) -> str:
         return "BearerToken(token=SecretStr('**********'))"
 
+    def __reduce__(self) -> tuple[type[BearerToken], tuple[SecretStr]]:
+        return BearerToken, (self._token,)
+
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header."""
-        return {"Authorization": SecretHeader(f"Bearer {self._token.get_secret_value()}")}
+        return self.fixed_headers
 
     async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
         """A fixed token cannot be renewed: never replay."""

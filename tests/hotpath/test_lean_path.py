@@ -1,0 +1,150 @@
+"""The per-request shortcuts of the call path keep the behaviour they skip: the coordinator is
+asked only when it has something to say, a fixed token's headers are sent as they are, and no
+span handle is made while nothing would record it."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, cast
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+
+import kycflow
+from kycflow._telemetry import NULL
+from kycflow._telemetry._handles import HttpHandle, StepHandle
+from kycflow._telemetry._otel import OtelBackend
+from kycflow.coordination import LocalCoordinator
+from kycflow.testing import MockTransport, reply
+from kycflow.transport import HTTPRequest, HTTPResponse
+
+BASE = "https://kyc.example.test/api"
+WIZARD = {"code": 200, "data": None, "done": False, "uuid": "v-1", "workflow": "B2B\\W\\Step"}
+
+
+class CountingCoordinator(LocalCoordinator):
+    """A ``LocalCoordinator`` that counts the acquires it is asked for."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.acquires = 0
+
+    async def acquire(self, host: str, max_wait: float | None = None) -> None:
+        self.acquires += 1
+        await super().acquire(host, max_wait)
+
+
+class Answers:
+    """Replies in turn, each request seen kept."""
+
+    def __init__(self, *replies: HTTPResponse) -> None:
+        self.replies = list(replies)
+        self.seen: list[HTTPRequest] = []
+
+    def __call__(self, request: HTTPRequest) -> HTTPResponse:
+        self.seen.append(request)
+        return self.replies.pop(0)
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def test_a_local_coordinator_is_ready_only_with_nothing_to_wait_for() -> None:
+    assert LocalCoordinator().ready("h")
+    assert not LocalCoordinator(rate=10.0).ready("h")
+
+
+async def test_a_pause_makes_the_coordinator_not_ready_until_acquire_drops_it() -> None:
+    now = [100.0]
+    coordinator = LocalCoordinator(clock=lambda: now[0], sleep=no_sleep)
+    await coordinator.pause("h", 5.0)
+    assert not coordinator.ready("h")
+    assert not coordinator.ready("other")  # any pause sends every request through acquire
+    now[0] = 106.0
+    await coordinator.acquire("h")
+    assert coordinator.ready("h")
+
+
+async def test_requests_skip_acquire_until_a_retry_after_pauses_the_host() -> None:
+    now = [100.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    coordinator = CountingCoordinator(clock=lambda: now[0], sleep=sleep)
+    answers = Answers(
+        reply(200, WIZARD),
+        reply(503, {"error": "busy"}, headers={"Retry-After": "1"}),
+        reply(200, WIZARD),
+    )
+    async with kycflow.Client(
+        BASE,
+        auth=kycflow.BearerToken("tok-0123456789abcdef"),
+        transport=MockTransport(answers),
+        coordinator=coordinator,
+    ) as client:
+        client.transport._sleep = no_sleep
+        await client.wizard.start()
+        assert coordinator.acquires == 0
+        await client.wizard.start()  # 503 + Retry-After: the host is paused, then retried
+    assert coordinator.acquires == 1  # the retry waited the pause out through acquire
+    assert coordinator.paused_waits == 1
+    assert len(answers.seen) == 3
+
+
+async def test_a_rate_limited_coordinator_is_asked_before_every_request() -> None:
+    coordinator = CountingCoordinator(rate=1000.0, burst=10)
+    answers = Answers(reply(200, WIZARD), reply(200, WIZARD))
+    async with kycflow.Client(
+        BASE, auth=kycflow.BearerToken("tok"), transport=MockTransport(answers),
+        coordinator=coordinator,
+    ) as client:  # fmt: skip
+        await client.wizard.start()
+        await client.wizard.start()
+    assert coordinator.acquires == 2
+
+
+async def test_a_fixed_token_is_sent_as_is_and_cut_from_an_echo() -> None:
+    token = "tok-0123456789abcdef"
+    echo = dict(WIZARD, workflow=f"echo Bearer {token}")
+    answers = Answers(reply(200, echo))
+    async with kycflow.Client(
+        BASE, auth=kycflow.BearerToken(token), transport=MockTransport(answers)
+    ) as client:
+        step = await client.wizard.start()
+    assert answers.seen[0].headers["Authorization"] == f"Bearer {token}"
+    assert token not in step.workflow
+    assert "[redacted]" in step.workflow
+
+
+def test_a_bearer_tokens_fixed_headers_are_redacted_and_read_only() -> None:
+    auth = kycflow.BearerToken("tok-0123456789abcdef")
+    assert "tok-0123456789abcdef" not in repr(auth.fixed_headers)
+    with pytest.raises(TypeError):
+        cast(Any, auth.fixed_headers)["Authorization"] = "Bearer other"
+    again = pickle.loads(pickle.dumps(auth))
+    assert again.fixed_headers == auth.fixed_headers
+    assert again.token.get_secret_value() == "tok-0123456789abcdef"
+
+
+def test_no_span_handle_while_neither_tracing_nor_metering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kycflow._telemetry._otel as otel
+
+    now = [1000.0]
+    monkeypatch.setattr(otel.time, "monotonic", lambda: now[0])
+    backend = OtelBackend()  # the API's global proxies, no SDK behind them
+    assert backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1) is NULL
+    assert backend.step_span(1) is NULL
+    monkeypatch.setattr(otel.metrics, "get_meter_provider", MeterProvider)  # an SDK appears
+    assert backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1) is NULL  # asked once a second
+    now[0] += 1.5
+    assert isinstance(backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1), HttpHandle)
+    assert isinstance(backend.step_span(1), StepHandle)
+
+
+def test_an_explicit_meter_provider_records_from_the_first_request() -> None:
+    backend = OtelBackend(meter_provider=MeterProvider())
+    assert isinstance(backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1), HttpHandle)
