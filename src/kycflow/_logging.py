@@ -147,12 +147,24 @@ class _StdlibFallback:
 # bound logger on every call); ``get_config`` stays the fallback should that object go away.
 _STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
 _STDLIB_LOGGER = logging.getLogger(LOGGER_NAME)
+_FILTERING_CLASSES: Any = frozenset(
+    getattr(getattr(structlog, "_native", None), "LEVEL_TO_FILTERING_LOGGER", {}).values()
+)
 
 
 class _State:
     """The bound ``kycflow`` logger and the structlog configuration it was built under."""
 
-    __slots__ = ("base", "check", "configured", "context", "factory", "processors", "wrapper")
+    __slots__ = (
+        "base",
+        "check",
+        "configured",
+        "context",
+        "factory",
+        "min_level",
+        "processors",
+        "wrapper",
+    )
 
     def __init__(self) -> None:
         cfg = _STRUCTLOG_CONFIG
@@ -174,6 +186,11 @@ class _State:
             structlog.get_logger(LOGGER_NAME).bind() if self.configured else _StdlibFallback.get()
         )
         self.check: Any = getattr(self.base, "is_enabled_for", None) if self.configured else None
+        # structlog's own filtering loggers are classes made per level, their level fixed: it
+        # is compared here, with no call per check. Any other wrapper is asked every time.
+        self.min_level: int | None = None
+        if self.configured and self.wrapper in _FILTERING_CLASSES:
+            self.min_level = self.base.get_effective_level()
 
 
 _state: list[_State] = []  # at most one: the state for the current configuration
@@ -229,6 +246,8 @@ class KycflowLogger:
 
     def is_enabled_for(self, level: int) -> bool:
         state = _resolve()
+        if state.min_level is not None:
+            return level >= state.min_level
         if not state.configured:
             return _STDLIB_LOGGER.isEnabledFor(level)
         return _ask(state.check, level)

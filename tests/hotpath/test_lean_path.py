@@ -4,6 +4,7 @@ span handle is made while nothing would record it."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any, cast
 
@@ -11,10 +12,14 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 
 import kycflow
+from kycflow._http.decoding import decode_json
+from kycflow._http.replies import wizard_step_from_payload
+from kycflow._http.secrets import Secret, encode_json
 from kycflow._telemetry import NULL
 from kycflow._telemetry._handles import HttpHandle, StepHandle
 from kycflow._telemetry._otel import OtelBackend
 from kycflow.coordination import LocalCoordinator
+from kycflow.errors import ProtocolError
 from kycflow.testing import MockTransport, reply
 from kycflow.transport import HTTPRequest, HTTPResponse
 
@@ -148,3 +153,43 @@ def test_no_span_handle_while_neither_tracing_nor_metering(
 def test_an_explicit_meter_provider_records_from_the_first_request() -> None:
     backend = OtelBackend(meter_provider=MeterProvider())
     assert isinstance(backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1), HttpHandle)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": 1}', {"a": 1}),
+        ('\ufeff{"a": 2}'.encode(), {"a": 2}),  # a UTF-8 byte order mark
+        ('{"a": 3}'.encode("utf-16"), {"a": 3}),  # sniffed, as json.loads does
+        ('{"a": 4}'.encode("utf-16-le"), {"a": 4}),  # begins with "{" yet is not UTF-8 JSON
+        (b"[1, 2]", [1, 2]),
+        (b"7", 7),
+    ],
+)
+def test_replies_decode_in_every_encoding_json_loads_sniffs(body: bytes, expected: Any) -> None:
+    assert decode_json(body) == expected
+
+
+def test_an_invalid_reply_is_still_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        decode_json(b'{"a": ')
+
+
+def test_an_envelope_without_data_that_is_an_error_object_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="is an error"):
+        wizard_step_from_payload({"code": 400, "error": "no such wizard"})
+    step = wizard_step_from_payload({"code": 200, "error": "blurry", "uuid": "v-1", "data": []})
+    assert step.reason() == "blurry"  # an envelope's error is a refusal's reason
+
+
+def test_secrets_in_a_json_body_are_found_while_encoding() -> None:
+    body, secrets = encode_json({"password": Secret("hunter2"), "list": [{"code": Secret("1")}]})
+    assert json.loads(body) == {"password": "hunter2", "list": [{"code": "1"}]}
+    assert sorted(secrets) == ["1", "hunter2"]
+    assert "hunter2" not in repr(secrets)
+    assert "hunter2" not in repr(body)
+    plain, none = encode_json({"a": [1, "x"]})
+    assert plain == b'{"a":[1,"x"]}'
+    assert not none
+    with pytest.raises(kycflow.ConfigurationError):
+        encode_json({"a": object()})

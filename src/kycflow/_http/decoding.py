@@ -25,6 +25,7 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 REDACTED_EXCERPT = "[redacted]"
+_JSON_OPENERS = frozenset(b"{[")
 
 
 def excerpt(body: bytes | str, limit: int = ERROR_EXCERPT_CHARS) -> str:
@@ -46,6 +47,14 @@ def decode_json(
     if not body or body.isspace():  # ``isspace``: no stripped copy of every reply
         return None
     try:
+        if body[0] in _JSON_OPENERS:
+            # UTF-8 (RFC 8259), as every reply of the API: decoded here, with no sniffing of
+            # the encoding per reply. Any other text is sniffed (and a misfit error raised)
+            # by ``json.loads`` below.
+            try:
+                return json.loads(body.decode())
+            except ValueError:  # UnicodeDecodeError and JSONDecodeError both
+                pass
         return json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         if not sensitive:

@@ -53,10 +53,8 @@ def check_not_error(
 
 def is_wizard_envelope(payload: Any) -> bool:
     """Whether a decoded reply is a wizard envelope (an object with an integer ``code``)."""
-    if not isinstance(payload, dict):
-        return False
-    code = payload.get("code")
-    return isinstance(code, int) and not isinstance(code, bool)
+    # ``type() is int``: JSON gives plain ints, and a bool (an int subclass) is no code.
+    return isinstance(payload, dict) and type(payload.get("code")) is int
 
 
 def verification_from_payload(
@@ -125,10 +123,12 @@ def wizard_step_from_payload(
     An error object, or JSON that is not an envelope (no integer ``code``), is a
     ``ProtocolError``.
     """
-    check_not_error(payload, body=body, method=method, path=path)
     if not is_wizard_envelope(payload):
+        check_not_error(payload, body=body, method=method, path=path)
         problem = "is not a wizard envelope (no code)"
     else:
+        if "data" not in payload and "uuid" not in payload:  # else no error object: as above
+            check_not_error(payload, body=body, method=method, path=path)
         try:
             return WizardStep.from_envelope(payload)
         except ValidationError as exc:

@@ -24,12 +24,10 @@ __all__ = [
     "SecretHeader",
     "SecretValues",
     "encode_json",
-    "json_default",
     "request_secrets",
     "scrub_error",
     "scrub_protocol_error",
     "scrub_text",
-    "secrets_of",
     "without_echoed_credentials",
 ]
 
@@ -96,37 +94,6 @@ class SecretValues(tuple[str, ...]):
 
 
 NO_SECRETS = SecretValues()
-
-
-def json_default(value: object) -> Any:
-    """``JSONEncoder(default=...)``: a ``Secret`` is written as its raw value."""
-    if isinstance(value, Secret):
-        return value.reveal()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def secrets_of(body: object) -> SecretValues:
-    """The raw values of every ``Secret`` in a JSON body (dicts and lists, a few levels deep)."""
-    found = _secrets_in(body, 0)
-    return SecretValues(found) if found else NO_SECRETS
-
-
-def _secrets_in(body: object, depth: int) -> tuple[str, ...]:
-    if isinstance(body, Secret):
-        return (body.reveal(),)
-    if depth >= _MAX_DEPTH:
-        return ()
-    if isinstance(body, Mapping):
-        items: Iterable[object] = body.values()
-    elif isinstance(body, list | tuple):
-        items = body
-    else:
-        return ()
-    found: tuple[str, ...] = ()
-    for item in items:
-        if isinstance(item, Secret | Mapping | list | tuple):
-            found += _secrets_in(item, depth + 1)
-    return found
 
 
 def request_secrets(body_secrets: Iterable[str], headers: Mapping[str, str]) -> list[str]:
@@ -255,16 +222,40 @@ def scrub_error(error: APIStatusError, secrets: Iterable[str], body: bytes) -> A
     return error
 
 
-# ``json.dumps`` with any non-default argument builds a new encoder on every call. A ``Secret``
-# value (password, code, refresh token) is written raw only here.
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), default=json_default)
+class _SecretMet(Exception):
+    """Raised by the plain encoder at the first ``Secret``: the body is encoded again, noting
+    them (most bodies hold none, and are encoded once, with no separate walk)."""
 
 
-def encode_json(body: object) -> SecretBytes:
-    """A JSON request body, with a redacted repr: a traceback rendering locals must not print
-    a password."""
+def _no_secret(value: object) -> Any:
+    if isinstance(value, Secret):
+        raise _SecretMet
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# ``json.dumps`` with any non-default argument builds a new encoder on every call.
+_PLAIN_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_no_secret)
+
+
+def encode_json(body: object) -> tuple[SecretBytes, SecretValues]:
+    """A JSON request body (with a redacted repr: a traceback rendering locals must not print
+    a password) and the raw values of the ``Secret`` values in it, which are written raw only
+    here, for scrubbing the request's error."""
     try:
-        return SecretBytes(_JSON_ENCODER.encode(body).encode())
+        try:
+            return SecretBytes(_PLAIN_ENCODER.encode(body).encode()), NO_SECRETS
+        except _SecretMet:
+            pass
+        found: list[str] = []
+
+        def reveal(value: object) -> Any:
+            if isinstance(value, Secret):
+                found.append(value.reveal())
+                return found[-1]
+            raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+        encoder = json.JSONEncoder(separators=(",", ":"), default=reveal)
+        return SecretBytes(encoder.encode(body).encode()), SecretValues(found)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(
             f"request body is not JSON-serialisable ({type(exc).__name__})"

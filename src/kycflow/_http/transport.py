@@ -42,7 +42,6 @@ from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
 from .secrets import (
     SecretHeader,
     encode_json,
-    secrets_of,
 )
 from .timeouts import make_timeout, seam_timeouts
 from .wire import check_base_url, join_url, request_id_of, with_query
@@ -160,8 +159,9 @@ class Transport:
         headers = self._headers  # never edited: each attempt edits its own copy
         payload: bytes | StreamBody | None = body
         content_type = None if body is None else body.content_type
+        secrets = None
         if json is not None:
-            payload, content_type = encode_json(json), "application/json"
+            (payload, secrets), content_type = encode_json(json), "application/json"
         if content_type or options.extra_headers:
             headers = {**headers, **(options.extra_headers or {})}
             if content_type:
@@ -181,7 +181,7 @@ class Transport:
             auth,
             requester,
             decode,
-            None if json is None else secrets_of(json),
+            secrets,
         )
         # The first attempt here, any retries on tenacity.
         budget = self.retry_budget

@@ -136,9 +136,11 @@ class WizardStep(_Model):
             sources.append(self.raw_data)
         for source in sources:
             for key in _REASON_KEYS:
-                text = _reason_text(source.get(key))
-                if text:
-                    return text
+                value = source.get(key)
+                if value is not None:
+                    text = _reason_text(value)
+                    if text:
+                        return text
         return None
 
     @property
