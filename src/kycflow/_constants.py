@@ -7,7 +7,9 @@ from ._version import __version__
 USER_AGENT = f"kycflow/{__version__}"
 
 # Seconds. A bare aiohttp ClientTimeout() has no limit at all, so every field is explicit.
-DEFAULT_TOTAL_TIMEOUT = 60.0
+# A JSON call's total bounds its reads too: a read bound of no less is left out, which spares
+# aiohttp a timer rescheduled on every read of every reply.
+DEFAULT_TOTAL_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
 # Uploads stream large bodies: no total cap, but a stalled socket still fails.

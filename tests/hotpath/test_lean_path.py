@@ -193,3 +193,17 @@ def test_secrets_in_a_json_body_are_found_while_encoding() -> None:
     assert not none
     with pytest.raises(kycflow.ConfigurationError):
         encode_json({"a": object()})
+
+
+def test_a_read_bound_no_shorter_than_the_total_is_left_out() -> None:
+    from kycflow._constants import DEFAULT_READ_TIMEOUT, DEFAULT_TOTAL_TIMEOUT
+    from kycflow._http.timeouts import make_timeout
+
+    default = make_timeout(DEFAULT_TOTAL_TIMEOUT)
+    assert (default.total, default.sock_read) == (DEFAULT_TOTAL_TIMEOUT, None)
+    longer = make_timeout(DEFAULT_READ_TIMEOUT * 2)
+    assert longer.sock_read == DEFAULT_READ_TIMEOUT  # a long call still bounds each read
+    upload = make_timeout(None)
+    assert (upload.total, upload.sock_read) == (None, DEFAULT_READ_TIMEOUT)
+    assert make_timeout(5).sock_read is None
+    assert make_timeout(5).sock_connect == 5

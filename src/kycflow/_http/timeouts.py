@@ -14,7 +14,8 @@ __all__ = ["capped_timeout", "client_timeout", "make_timeout", "seam_timeouts"]
 def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
     """An explicit ``ClientTimeout`` from seconds (total) or a ``ClientTimeout``.
 
-    A float caps the whole call and also bounds connect and each socket read. ``None`` means no
+    A float caps the whole call and also bounds connect and each socket read (a read bound
+    of no less than the cap is left out: the cap ends the call first). ``None`` means no
     total cap, yet connect and socket reads stay bounded (a bare ``ClientTimeout()`` would wait
     forever). The connect bound is ``sock_connect``, the TCP/TLS connect itself: aiohttp's
     ``connect`` also counts the wait for a free pooled connection, which with many users on one
@@ -32,7 +33,7 @@ def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientT
     return aiohttp.ClientTimeout(
         total=seconds,
         sock_connect=min(DEFAULT_CONNECT_TIMEOUT, seconds),
-        sock_read=min(DEFAULT_READ_TIMEOUT, seconds),
+        sock_read=DEFAULT_READ_TIMEOUT if seconds > DEFAULT_READ_TIMEOUT else None,
     )
 
 
