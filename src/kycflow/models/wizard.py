@@ -151,7 +151,7 @@ class WizardStep(_Model):
     def signature(self) -> tuple[Any, ...]:
         """What identifies this step's content: equal signatures mean the wizard has not moved.
         ``done`` is left out: the start call and a submit reply may word the same page apart."""
-        return (self.code, self.workflow, tuple(sorted(t.id for t in self.types)))
+        return (self.code, self.workflow, tuple(sorted([t.id for t in self.types])))
 
 
 KNOWN_SDKS = frozenset({"IdenfySDK", "SnsWizardSDK", "ShuftiProSDK", "IDWiseSDK"})

@@ -12,9 +12,11 @@ __all__ = ["Refusals", "StepOutcome"]
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """The page after a step, the type submitted, and whether the server refused it."""
+    """The page after a step (and its ``step_signature``), the type submitted, and whether the
+    server refused it."""
 
     step: WizardStep
+    signature: str
     type_id: int
     refused: bool = False
     reason: str | None = None

@@ -142,7 +142,7 @@ class Run:
             elif refusals.count:
                 refusals = Refusals()
             step = outcome.step
-            signature = step_signature(step)
+            signature = outcome.signature
         return await self._finish(step)
 
     async def _do_step(
@@ -185,10 +185,11 @@ class Run:
         if not reconciled and reply.code == WIZARD_INTERMEDIATE and not reply.types:
             # An echo of the submitted types, not the next page: read the page.
             reply = await self._submitter.read(number)
-        if relation(step, signature, reply) is not Relation.MOVED:
-            return await self._refused(number, current, reply, said, supplied)
+        reply_signature = step_signature(reply)  # once: compared here, then the next step's
+        if relation(step, signature, reply, reply_signature) is not Relation.MOVED:
+            return await self._refused(number, current, reply, said, supplied, reply_signature)
         await self._committed(step, current, paths, reply, reconciled=reconciled)
-        return StepOutcome(reply, chosen.id)
+        return StepOutcome(reply, reply_signature, chosen.id)
 
     async def _committed(
         self,
@@ -232,6 +233,7 @@ class Run:
         reply: WizardStep,
         reason: str | None,
         supplied: Supplied,
+        signature: str,
     ) -> StepOutcome:
         """The server asked for the step again: the submit was refused, nothing committed."""
         reason = reason or reply.reason()
@@ -248,7 +250,7 @@ class Run:
                 retry_type_ids=left,
             )
         )
-        return StepOutcome(reply, current.type_id, refused=True, reason=reason)
+        return StepOutcome(reply, signature, current.type_id, refused=True, reason=reason)
 
     async def _finish(self, step: WizardStep) -> WizardResult:
         state = self.state

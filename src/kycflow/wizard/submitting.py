@@ -40,9 +40,12 @@ class Relation(Enum):
     """The same page asking for fewer of its types: the submitted type was refused."""
 
 
-def relation(before: WizardStep, before_signature: str, now: WizardStep) -> Relation:
-    """Whether ``now`` is the step ``before`` again (refused or not committed) or another."""
-    if step_signature(now) == before_signature:
+def relation(
+    before: WizardStep, before_signature: str, now: WizardStep, now_signature: str | None = None
+) -> Relation:
+    """Whether ``now`` is the step ``before`` again (refused or not committed) or another
+    (``now_signature``: ``now``'s, when the caller has it already)."""
+    if (now_signature or step_signature(now)) == before_signature:
         return Relation.SAME
     if (
         now.code == WIZARD_INTERMEDIATE
