@@ -37,13 +37,14 @@ def excerpt(body: bytes | str, limit: int = ERROR_EXCERPT_CHARS) -> str:
 
 def decode_json(
     body: bytes,
-    *,
     status: int | None = None,
     method: str | None = None,
     path: str | None = None,
+    *,
     sensitive: bool = False,
 ) -> Any:
-    """Parse a JSON body. Empty bodies decode to None; invalid JSON is a ``ProtocolError``."""
+    """Parse a JSON body. Empty bodies decode to None; invalid JSON is a ``ProtocolError``.
+    ``decode_json(body, status, method, path)`` is a call path's ``Decode`` as it is."""
     if not body or body.isspace():  # ``isspace``: no stripped copy of every reply
         return None
     try:

@@ -259,7 +259,9 @@ class Transport:
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
             request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
             with telemetry.http_span(method, url, call.template, number) as span:
-                reply = checked_reply(await send(request), request)
+                reply = await send(request)
+                if not reply.url or len(reply.body) > request.max_body:
+                    reply = checked_reply(reply, request)
                 span.status(reply.status)
             status = reply.status
             location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None

@@ -163,6 +163,8 @@ class OtelBackend:
         return RunHandle(self, run_id, state)
 
     def step_span(self, number: int) -> StepHandle | NullHandle:
+        if not (self._tracing or self._metering) and time.monotonic() < self._idle_until:
+            return NULL  # ``recording()``'s answer of the last second, without the call
         return StepHandle(self, number) if self.recording() else NULL
 
     def upload_span(self, type_id: int, size: int | None) -> UploadHandle:
@@ -171,6 +173,8 @@ class OtelBackend:
     def http_span(
         self, method: str, url: str, template: str, attempt: int
     ) -> HttpHandle | NullHandle:
+        if not (self._tracing or self._metering) and time.monotonic() < self._idle_until:
+            return NULL  # ``recording()``'s answer of the last second, without the call
         if not self.recording():
             return NULL
         end = url.find("/", url.find("//") + 2)
