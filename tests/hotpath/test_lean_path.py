@@ -55,20 +55,23 @@ async def no_sleep(_: float) -> None:
     return None
 
 
-def test_a_local_coordinator_is_ready_only_with_nothing_to_wait_for() -> None:
-    assert LocalCoordinator().ready("h")
-    assert not LocalCoordinator(rate=10.0).ready("h")
+def test_a_local_coordinator_is_idle_only_with_nothing_to_wait_for() -> None:
+    assert LocalCoordinator().idle
+    assert not LocalCoordinator(rate=10.0).idle
 
 
-async def test_a_pause_makes_the_coordinator_not_ready_until_acquire_drops_it() -> None:
+async def test_a_pause_keeps_the_coordinator_busy_until_acquire_drops_it() -> None:
     now = [100.0]
     coordinator = LocalCoordinator(clock=lambda: now[0], sleep=no_sleep)
     await coordinator.pause("h", 5.0)
-    assert not coordinator.ready("h")
-    assert not coordinator.ready("other")  # any pause sends every request through acquire
+    await coordinator.pause("other", 1.0)
+    assert not coordinator.idle  # any pause sends every request through acquire
+    now[0] = 102.0
+    await coordinator.acquire("other")  # "h" is still paused
+    assert not coordinator.idle
     now[0] = 106.0
     await coordinator.acquire("h")
-    assert coordinator.ready("h")
+    assert coordinator.idle
 
 
 async def test_requests_skip_acquire_until_a_retry_after_pauses_the_host() -> None:

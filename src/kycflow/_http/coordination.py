@@ -53,6 +53,10 @@ class LocalCoordinator:
         self._sleep = sleep
         self.paused_waits = 0
         """How many acquires waited on a pause (for tests and metrics)."""
+        self.idle = self._rate is None
+        """Whether a request to any host may go at once, with nothing to wait out or book (no
+        rate, no pause): the call path skips ``acquire`` then. An ended pause is dropped, and
+        this set again, by the next ``acquire``."""
 
     def __repr__(self) -> str:
         rate = None if self._rate is None else self._rate.rate
@@ -61,11 +65,6 @@ class LocalCoordinator:
     def remaining_pause(self, host: str) -> float:
         """Seconds ``host`` is still paused for."""
         return self._pauses.remaining(host, self._clock())
-
-    def ready(self, host: str) -> bool:
-        """Whether a request to ``host`` may go at once, with nothing to wait out or book (no
-        pause and no rate): the call path asks this first and skips ``acquire`` then."""
-        return self._rate is None and not self._pauses.active
 
     async def acquire(self, host: str, max_wait: float | None = None) -> None:
         """Wait out ``host``'s pause, then take a slot of its rate (``TimeoutError`` when that
@@ -80,7 +79,9 @@ class LocalCoordinator:
                 raise TimeoutError
             self.paused_waits += 1
             await self._sleep(wait)
-        if self._rate is not None:
+        if self._rate is None:
+            self.idle = not self._pauses.active
+        else:
             wait = self._rate.reserve(host, self._clock())
             if wait > 0:
                 # Booked either way: a caller that gives up leaves its slot unused, not reused.
@@ -90,4 +91,5 @@ class LocalCoordinator:
 
     async def pause(self, host: str, seconds: float) -> None:
         """Pause ``host`` for ``seconds`` from now (never shortening a longer pause)."""
+        self.idle = False
         self._pauses.pause(host, seconds, self._clock())

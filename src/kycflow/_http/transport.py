@@ -88,7 +88,9 @@ class Transport:
         self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
-        self._coordinator_ready = getattr(self.coordinator, "ready", None)
+        # A coordinator with an ``idle`` flag (``LocalCoordinator``) is asked no ``acquire``
+        # while it has nothing to wait out or book.
+        self._idle_coordinator = self.coordinator if hasattr(self.coordinator, "idle") else None
         self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
         self._max_body = options.max_response_bytes
@@ -190,14 +192,15 @@ class Transport:
             response = await self._attempt(call, 1)
         except RetrySignal as first:
             return await self._retrier.retry(call, first, self._attempt)
-        budget.succeeded()
+        if budget.capacity is not None and budget.tokens < budget.capacity:  # else full already
+            budget.succeeded()
         return response
 
     async def _attempt(self, call: Call, number: int) -> Response:
         # The coordinator's go (pause, rate) within the deadline, then the time left.
         deadline_at = call.deadline_at
-        ready = self._coordinator_ready
-        if ready is None or not ready(self._host):
+        idle = self._idle_coordinator
+        if idle is None or not idle.idle:
             wait = None if deadline_at is None else max(deadline_at - time.monotonic(), 0.0)
             try:
                 await self.coordinator.acquire(self._host, wait)
@@ -258,11 +261,15 @@ class Transport:
                 limits = time_left(call, call.deadline_at)
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
             request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
-            with telemetry.http_span(method, url, call.template, number) as span:
+            span = telemetry.http_span(method, url, call.template, number)
+            if span is telemetry.NULL:  # nothing records it: no block to enter and leave
                 reply = await send(request)
-                if not reply.url or len(reply.body) > request.max_body:
-                    reply = checked_reply(reply, request)
-                span.status(reply.status)
+            else:
+                with span:
+                    reply = await send(request)
+                    span.status(reply.status)
+            if not reply.url or len(reply.body) > request.max_body:
+                reply = checked_reply(reply, request)
             status = reply.status
             location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
             if started is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from ._types import NULL, CommittedStep, NullHandle, RunStateView
 
 __all__ = [
+    "NULL",
     "CommittedStep",
     "RunStateView",
     "configure_telemetry",
