@@ -92,9 +92,13 @@ def kycflow_mode(
 ) -> FlowFactory:
     """One flow = one ``WizardRunner.run()`` on a ``with_auth`` view of the shared client, with
     one shared provider, or a fresh one from ``provider()`` for every flow."""
+    # Decided here, once: an isinstance of a runtime-checkable protocol per flow would be the
+    # harness's cost, counted as kycflow's.
+    shared = provider if isinstance(provider, kycflow.FileProvider) else None
+    make = provider if shared is None else None
 
     async def flow(token: str) -> None:
-        files = provider if isinstance(provider, kycflow.FileProvider) else provider()
+        files = shared if make is None else make()
         runner = kycflow.WizardRunner(client.with_auth(kycflow.BearerToken(token)), files)
         result = await runner.run()
         if not result.done:

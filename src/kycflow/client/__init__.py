@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Sequence
@@ -139,7 +138,9 @@ class Client:
         self._documents = Documents(self)
 
     def _view(self, **changes: Any) -> Client:
-        view, state = copy.copy(self), self._state
+        # ``copy.copy``'s result, without its generic machinery (a view is made per user).
+        view, state = object.__new__(type(self)), self._state
+        view.__dict__.update(self.__dict__)
         shared = "defaults" not in changes  # same defaults: share the resolved upload options
         changes.setdefault("upload_defaults", state.upload_defaults if shared else [])
         view._bind(replace(state, root=False, **changes))
