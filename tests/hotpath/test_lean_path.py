@@ -4,14 +4,24 @@ span handle is made while nothing would record it."""
 
 from __future__ import annotations
 
+import datetime
+import gzip
 import json
 import pickle
+import random
+import traceback
+from collections.abc import Mapping
 from typing import Any, cast
 
+import aiohttp
 import pytest
+from aiohttp import web
+from fakeserver import FakeServer
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
 
 import kycflow
+from kycflow._http.bodies import read_body
 from kycflow._http.decoding import decode_json
 from kycflow._http.replies import wizard_step_from_payload
 from kycflow._http.secrets import Secret, encode_json
@@ -74,16 +84,26 @@ async def test_a_pause_keeps_the_coordinator_busy_until_acquire_drops_it() -> No
     assert coordinator.idle
 
 
-async def test_requests_skip_acquire_until_a_retry_after_pauses_the_host() -> None:
+async def test_requests_skip_acquire_until_a_retry_after_pauses_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     now = [100.0]
+    asked: list[str] = []
+    own_acquire = LocalCoordinator.acquire
 
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    coordinator = CountingCoordinator(clock=lambda: now[0], sleep=sleep)
+    async def acquire(self: LocalCoordinator, host: str, max_wait: float | None = None) -> None:
+        asked.append(host)
+        await own_acquire(self, host, max_wait)
+
+    monkeypatch.setattr(LocalCoordinator, "acquire", acquire)  # LocalCoordinator's own, counted
+    coordinator = LocalCoordinator(clock=lambda: now[0], sleep=sleep)
     answers = Answers(
         reply(200, WIZARD),
         reply(503, {"error": "busy"}, headers={"Retry-After": "1"}),
+        reply(200, WIZARD),
         reply(200, WIZARD),
     )
     async with kycflow.Client(
@@ -94,11 +114,25 @@ async def test_requests_skip_acquire_until_a_retry_after_pauses_the_host() -> No
     ) as client:
         client.transport._sleep = no_sleep
         await client.wizard.start()
-        assert coordinator.acquires == 0
+        assert asked == []
         await client.wizard.start()  # 503 + Retry-After: the host is paused, then retried
-    assert coordinator.acquires == 1  # the retry waited the pause out through acquire
-    assert coordinator.paused_waits == 1
-    assert len(answers.seen) == 3
+        assert len(asked) == 1  # the retry waited the pause out through acquire
+        assert coordinator.paused_waits == 1
+        await client.wizard.start()  # the pause is over and dropped: no acquire again
+    assert len(asked) == 1
+    assert len(answers.seen) == 4
+
+
+async def test_a_subclass_with_its_own_acquire_is_asked_before_every_request() -> None:
+    coordinator = CountingCoordinator()
+    answers = Answers(reply(200, WIZARD), reply(200, WIZARD))
+    async with kycflow.Client(
+        BASE, auth=kycflow.BearerToken("tok"), transport=MockTransport(answers),
+        coordinator=coordinator,
+    ) as client:  # fmt: skip
+        await client.wizard.start()
+        await client.wizard.start()
+    assert coordinator.acquires == 2
 
 
 async def test_a_rate_limited_coordinator_is_asked_before_every_request() -> None:
@@ -121,7 +155,9 @@ async def test_a_fixed_token_is_sent_as_is_and_cut_from_an_echo() -> None:
         BASE, auth=kycflow.BearerToken(token), transport=MockTransport(answers)
     ) as client:
         step = await client.wizard.start()
-    assert answers.seen[0].headers["Authorization"] == f"Bearer {token}"
+    sent = answers.seen[0].headers["Authorization"]
+    assert sent == f"Bearer {token}"
+    assert token not in repr(sent)  # a redacted value, down to the transport
     assert token not in step.workflow
     assert "[redacted]" in step.workflow
 
@@ -134,6 +170,36 @@ def test_a_bearer_tokens_fixed_headers_are_redacted_and_read_only() -> None:
     again = pickle.loads(pickle.dumps(auth))
     assert again.fixed_headers == auth.fixed_headers
     assert again.token.get_secret_value() == "tok-0123456789abcdef"
+
+
+class ExtraHeaderToken(kycflow.BearerToken):
+    """A subclass with headers of its own: the call path must ask it."""
+
+    async def headers(self, requester: Any) -> Mapping[str, str]:
+        return {**(await super().headers(requester)), "X-Tenant": "t-1"}
+
+
+async def test_a_bearer_token_subclass_with_its_own_headers_is_asked() -> None:
+    answers = Answers(reply(200, WIZARD))
+    auth = ExtraHeaderToken("tok-0123456789abcdef")
+    async with kycflow.Client(BASE, auth=auth, transport=MockTransport(answers)) as client:
+        await client.wizard.start()
+    assert answers.seen[0].headers["X-Tenant"] == "t-1"
+    assert answers.seen[0].headers["Authorization"] == "Bearer tok-0123456789abcdef"
+    again = pickle.loads(pickle.dumps(auth))
+    assert type(again) is ExtraHeaderToken
+
+
+def test_a_tracer_sdk_set_late_is_used_within_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kycflow._telemetry._otel as otel
+
+    now = [1000.0]
+    monkeypatch.setattr(otel.time, "monotonic", lambda: now[0])
+    backend = OtelBackend()
+    assert backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1) is NULL
+    monkeypatch.setattr(otel.trace, "get_tracer_provider", TracerProvider)  # an SDK appears
+    now[0] += 1.5
+    assert isinstance(backend.http_span("GET", BASE + "/v2/x", "/v2/x", 1), HttpHandle)
 
 
 def test_no_span_handle_while_neither_tracing_nor_metering(
@@ -210,3 +276,45 @@ def test_a_read_bound_no_shorter_than_the_total_is_left_out() -> None:
     assert (upload.total, upload.sock_read) == (None, DEFAULT_READ_TIMEOUT)
     assert make_timeout(5).sock_read is None
     assert make_timeout(5).sock_connect == 5
+
+
+def _gzip_of_length(wanted: int) -> tuple[bytes, bytes]:
+    """A body whose gzip is exactly ``wanted`` bytes, and that gzip (seeded: deterministic)."""
+    noise = random.Random(7).randbytes(wanted + 1024)
+    size = wanted
+    for _ in range(50):
+        raw = noise[:size] + b"0" * (4 * wanted)
+        packed = gzip.compress(raw, mtime=0)
+        if len(packed) == wanted:
+            return raw, packed
+        size += wanted - len(packed)
+    raise AssertionError("no body of that gzip length")
+
+
+async def test_a_compressed_reply_is_read_whole_whatever_its_wire_length() -> None:
+    # The first read's 64 KiB of decompressed bytes equal the Content-Length (the wire's):
+    # still not the whole body.
+    raw, packed = _gzip_of_length(64 * 1024)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=packed, headers={"Content-Encoding": "gzip"})
+
+    async with FakeServer() as server, aiohttp.ClientSession() as session:
+        server.route("GET", "/blob", handler)
+        async with session.get(server.origin + "/blob") as resp:
+            assert resp.content_length == len(packed)
+            assert await read_body(resp, 10**8) == raw
+
+
+def test_a_body_that_fails_to_encode_leaves_no_secret_in_rendered_locals() -> None:
+    try:
+        # Joined here: the rendered source line must not show it either.
+        password = Secret("-".join(("hunter2", "SECRET")))
+        encode_json({"password": password, "when": datetime.date(2024, 1, 1)})
+    except kycflow.ConfigurationError as exc:
+        rendered = "".join(
+            traceback.TracebackException.from_exception(exc, capture_locals=True).format()
+        )
+    else:
+        raise AssertionError("a date is not JSON")
+    assert "hunter2-SECRET" not in rendered

@@ -81,9 +81,11 @@ async def test_requests_per_second_stay_under_the_cap() -> None:
                 for u in users:
                     watcher.add(u.email, kycflow.BearerToken(u.access_token), level="Level 1")
                 await asyncio.sleep(2.0)
-                made = watcher.requests
+            made = watcher.requests  # once closed: no reply left to count
         stamps = sorted(r.time for r in sb.requests("history"))
-    assert len(stamps) == made
+    # ``requests`` counts a read when its reply is in: one the close cancelled in flight (at
+    # most one per concurrent poll) reached the server uncounted.
+    assert made <= len(stamps) <= made + 30
     assert made >= cap  # the cap, not the schedule, was the limit
     # Arrivals lag the bucket's admissions by a scheduling delay a loaded machine stretches: a
     # window a little short of a second (without the cap, 30 users polling every 10 ms would

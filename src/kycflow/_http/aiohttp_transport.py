@@ -208,8 +208,10 @@ class AiohttpTransport(AsyncTransport):
                     content = b""
                 else:
                     content = await read_body(resp, request.max_body)
-                # Redirects are not followed here: the URL that answered is the request's.
-                return HTTPResponse(status, headers, content, request.url)
+                # An owned session follows no redirect and has no middleware: the URL that
+                # answered is the request's. A caller's session may have either.
+                url = request.url if self._owns_session else str(resp.url)
+                return HTTPResponse(status, headers, content, url)
         except KycflowError:
             raise
         except Exception as exc:

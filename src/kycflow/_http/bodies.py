@@ -24,7 +24,9 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     first = await content.read(_READ_CHUNK)
     if not first:
         return b""
-    if len(first) == length:  # a whole reply of known length: no read to learn of its end
+    if len(first) == length and "Content-Encoding" not in resp.headers:
+        # A whole reply of known length (its wire length: not of a body aiohttp decompresses)
+        # needs no read to learn of its end.
         return first
     buf: bytes | bytearray = first
     while True:

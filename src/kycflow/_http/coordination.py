@@ -80,7 +80,7 @@ class LocalCoordinator:
             self.paused_waits += 1
             await self._sleep(wait)
         if self._rate is None:
-            self.idle = not self._pauses.active
+            self.idle = not self._pauses.any_left(self._clock())
         else:
             wait = self._rate.reserve(host, self._clock())
             if wait > 0:

@@ -100,10 +100,12 @@ class PauseGate:
         self._until[host] = until
         return until
 
-    @property
-    def active(self) -> bool:
-        """Whether any host has a pause (one may have ended: ``remaining`` drops it)."""
-        return bool(self._until)
+    def any_left(self, now: float) -> bool:
+        """Whether any host is still paused at ``now`` (ended pauses are dropped)."""
+        until = self._until
+        for host in [h for h, end in until.items() if end <= now]:
+            del until[host]
+        return bool(until)
 
     def remaining(self, host: str, now: float) -> float:
         """Seconds a request to ``host`` must still wait (0 when not paused)."""

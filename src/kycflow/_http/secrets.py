@@ -222,6 +222,18 @@ def scrub_error(error: APIStatusError, secrets: Iterable[str], body: bytes) -> A
     return error
 
 
+class _Revealed(list[str]):
+    """The raw secrets met while encoding, with a redacted ``repr``: a traceback rendering the
+    encoder's locals (an unserialisable value after a password) must not print them."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secrets {REDACTED}>"
+
+    __str__ = __repr__
+
+
 class _SecretMet(Exception):
     """Raised by the plain encoder at the first ``Secret``: the body is encoded again, noting
     them (most bodies hold none, and are encoded once, with no separate walk)."""
@@ -246,7 +258,7 @@ def encode_json(body: object) -> tuple[SecretBytes, SecretValues]:
             return SecretBytes(_PLAIN_ENCODER.encode(body).encode()), NO_SECRETS
         except _SecretMet:
             pass
-        found: list[str] = []
+        found = _Revealed()
 
         def reveal(value: object) -> Any:
             if isinstance(value, Secret):

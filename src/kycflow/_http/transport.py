@@ -24,6 +24,7 @@ from ..errors import (
 )
 from .aiohttp_transport import AiohttpTransport
 from .context import Call, CallAuth, Decode, Response
+from .coordination import LocalCoordinator
 from .failures import RetrySignal, failure_of, raise_for
 from .options import CallOptions, TransportOptions
 from .outcomes import (
@@ -88,9 +89,13 @@ class Transport:
         self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
-        # A coordinator with an ``idle`` flag (``LocalCoordinator``) is asked no ``acquire``
-        # while it has nothing to wait out or book.
-        self._idle_coordinator = self.coordinator if hasattr(self.coordinator, "idle") else None
+        # A ``LocalCoordinator`` (with its own ``acquire``: a subclass may count or log there)
+        # is asked no ``acquire`` while it has nothing to wait out or book.
+        coordinator = self.coordinator
+        self._idle_coordinator: LocalCoordinator | None = None
+        own = type(coordinator).acquire is LocalCoordinator.acquire
+        if isinstance(coordinator, LocalCoordinator) and own:
+            self._idle_coordinator = coordinator
         self._retrier = Retrier(options)
         self._host = urlsplit(self.base_url).netloc
         self._max_body = options.max_response_bytes
@@ -192,8 +197,7 @@ class Transport:
             response = await self._attempt(call, 1)
         except RetrySignal as first:
             return await self._retrier.retry(call, first, self._attempt)
-        if budget.capacity is not None and budget.tokens < budget.capacity:  # else full already
-            budget.succeeded()
+        budget.succeeded()
         return response
 
     async def _attempt(self, call: Call, number: int) -> Response:
@@ -264,12 +268,12 @@ class Transport:
             span = telemetry.http_span(method, url, call.template, number)
             if span is telemetry.NULL:  # nothing records it: no block to enter and leave
                 reply = await send(request)
+                if not reply.url or len(reply.body) > request.max_body:
+                    reply = checked_reply(reply, request)
             else:
-                with span:
-                    reply = await send(request)
+                with span:  # an over-long reply is recorded as the span's error
+                    reply = checked_reply(await send(request), request)
                     span.status(reply.status)
-            if not reply.url or len(reply.body) > request.max_body:
-                reply = checked_reply(reply, request)
             status = reply.status
             location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
             if started is not None:

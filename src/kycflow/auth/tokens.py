@@ -28,7 +28,10 @@ class BearerToken:
     def __init__(self, token: str | SecretStr) -> None:
         self._token = secret(token, "token")
         header = SecretHeader(f"Bearer {self._token.get_secret_value()}")
-        self.fixed_headers: Mapping[str, str] = MappingProxyType({"Authorization": header})
+        fixed = MappingProxyType({"Authorization": header})
+        # None for a subclass with its own ``headers``: the call path must ask that one.
+        own = type(self).headers is BearerToken.headers
+        self.fixed_headers: Mapping[str, str] | None = fixed if own else None
         """The Authorization header, sent as it is (the call path needs no ``headers`` call)."""
 
     @property
@@ -40,11 +43,11 @@ class BearerToken:
         return "BearerToken(token=SecretStr('**********'))"
 
     def __reduce__(self) -> tuple[type[BearerToken], tuple[SecretStr]]:
-        return BearerToken, (self._token,)
+        return type(self), (self._token,)
 
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header."""
-        return self.fixed_headers
+        return {"Authorization": SecretHeader(f"Bearer {self._token.get_secret_value()}")}
 
     async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
         """A fixed token cannot be renewed: never replay."""
