@@ -90,11 +90,10 @@ class OtelBackend:
         # global one is looked at until an SDK is set.
         self._tracing = tracer_provider is not None
         self._recheck_at = 0.0
+        self._tracer_settled = tracer_provider is not None
         if isinstance(tracer_provider, trace.NoOpTracerProvider):
-            self._recheck_at = float("inf")
             self._tracing = False
         self._metering = meter_provider is not None
-        self._meter_recheck_at = 0.0
         self._idle_until = 0.0
         self.counts = _Counts()
         self.count = self.counts.add
@@ -129,33 +128,29 @@ class OtelBackend:
         if now < self._recheck_at:
             return False
         self._recheck_at = now + _RECHECK_SECONDS
-        self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        self._look_again()
         return self._tracing
-
-    def metering(self) -> bool:
-        """Whether measurements are recorded: not while the global meter provider is still the
-        API's proxy (its instruments drop every measurement until an SDK is set). Asked again
-        at most every second, like ``tracing``."""
-        if self._metering:
-            return True
-        now = time.monotonic()
-        if now < self._meter_recheck_at:
-            return False
-        self._meter_recheck_at = now + _RECHECK_SECONDS
-        # The API names no public type for its proxy: a provider of any other type is an SDK's.
-        self._metering = type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
-        return self._metering
 
     def recording(self) -> bool:
         """Whether a span or a duration would be recorded at all (else the hooks hand back
-        ``NULL``: a request or step costs no handle)."""
+        ``NULL``: a request or step costs no handle). Asked again at most every second."""
         if self._tracing or self._metering:
             return True
         now = time.monotonic()
         if now < self._idle_until:
             return False
         self._idle_until = now + _RECHECK_SECONDS
-        return self.tracing() or self.metering()
+        self._look_again()
+        return self._tracing or self._metering
+
+    def _look_again(self) -> None:
+        """Look at the global providers not settled yet: an SDK may have been set since."""
+        if not self._tracer_settled:
+            self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        if not self._metering:
+            # The API names no public type for its proxy meter provider (its instruments drop
+            # every measurement until an SDK is set): a provider of any other type is an SDK's.
+            self._metering = type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
 
     # -- the hooks ------------------------------------------------------------------------
 

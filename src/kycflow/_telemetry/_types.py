@@ -48,18 +48,6 @@ class NullHandle(Block):
 
     __slots__ = ()
 
-    # Entered around every request: two calls, not three (``Block``'s exit calls ``close``).
-    def __enter__(self) -> NullHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
     def status(self, code: int) -> None:
         """Note the HTTP reply's status code."""
 
