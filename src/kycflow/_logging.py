@@ -294,8 +294,7 @@ def get_logger() -> KycflowLogger:
 def is_enabled(logger: Any, level: int) -> bool:
     """Whether ``logger`` would emit at ``level``: lets hot paths skip building events."""
     if type(logger) is KycflowLogger:
-        min_level = _resolve().min_level  # structlog's filtering level: no call to ask it
-        return level >= min_level if min_level is not None else logger.is_enabled_for(level)
+        return logger.is_enabled_for(level)
     return _ask(getattr(logger, "is_enabled_for", None), level)
 
 

@@ -136,7 +136,4 @@ def time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
     remaining = deadline_at - time.monotonic()
     if remaining <= 0:
         raise deadline_passed(call)
-    timeout = call.timeout
-    if timeout.total is not None and timeout.total <= remaining:
-        return timeout  # within the deadline: as it is (``capped_timeout`` would say so too)
-    return capped_timeout(timeout, remaining)
+    return capped_timeout(call.timeout, remaining)

@@ -123,12 +123,10 @@ def wizard_step_from_payload(
     An error object, or JSON that is not an envelope (no integer ``code``), is a
     ``ProtocolError``.
     """
+    check_not_error(payload, body=body, method=method, path=path)
     if not is_wizard_envelope(payload):
-        check_not_error(payload, body=body, method=method, path=path)
         problem = "is not a wizard envelope (no code)"
     else:
-        if "data" not in payload and "uuid" not in payload:  # else no error object: as above
-            check_not_error(payload, body=body, method=method, path=path)
         try:
             return WizardStep.from_envelope(payload)
         except ValidationError as exc:

@@ -267,9 +267,7 @@ class Transport:
             request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
             span = telemetry.http_span(method, url, call.template, number)
             if span is telemetry.NULL:  # nothing records it: no block to enter and leave
-                reply = await send(request)
-                if not reply.url or len(reply.body) > request.max_body:
-                    reply = checked_reply(reply, request)
+                reply = checked_reply(await send(request), request)
             else:
                 with span:  # an over-long reply is recorded as the span's error
                     reply = checked_reply(await send(request), request)

@@ -94,7 +94,6 @@ class OtelBackend:
         if isinstance(tracer_provider, trace.NoOpTracerProvider):
             self._tracing = False
         self._metering = meter_provider is not None
-        self._idle_until = 0.0
         self.counts = _Counts()
         self.count = self.counts.add
         self.http_duration = meter.create_histogram(
@@ -122,29 +121,24 @@ class OtelBackend:
         """Whether spans can be recorded: not while the global provider is still the API's
         proxy with no SDK behind it (every span would be a no-op: none is made). Asked again
         at most every second until an SDK appears; once set, a global provider stays."""
-        if self._tracing:
-            return True
-        now = time.monotonic()
-        if now < self._recheck_at:
-            return False
-        self._recheck_at = now + _RECHECK_SECONDS
-        self._look_again()
+        if not self._tracing:
+            self._look_again()
         return self._tracing
 
     def recording(self) -> bool:
         """Whether a span or a duration would be recorded at all (else the hooks hand back
-        ``NULL``: a request or step costs no handle). Asked again at most every second."""
-        if self._tracing or self._metering:
-            return True
-        now = time.monotonic()
-        if now < self._idle_until:
-            return False
-        self._idle_until = now + _RECHECK_SECONDS
-        self._look_again()
+        ``NULL``: a request or step costs no handle)."""
+        if not (self._tracing or self._metering):
+            self._look_again()
         return self._tracing or self._metering
 
     def _look_again(self) -> None:
-        """Look at the global providers not settled yet: an SDK may have been set since."""
+        """Look at the global providers not settled yet, at most once a second: an SDK may
+        have been set since."""
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return
+        self._recheck_at = now + _RECHECK_SECONDS
         if not self._tracer_settled:
             self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         if not self._metering:
@@ -158,8 +152,6 @@ class OtelBackend:
         return RunHandle(self, run_id, state)
 
     def step_span(self, number: int) -> StepHandle | NullHandle:
-        if not (self._tracing or self._metering) and time.monotonic() < self._idle_until:
-            return NULL  # ``recording()``'s answer of the last second, without the call
         return StepHandle(self, number) if self.recording() else NULL
 
     def upload_span(self, type_id: int, size: int | None) -> UploadHandle:
@@ -168,8 +160,6 @@ class OtelBackend:
     def http_span(
         self, method: str, url: str, template: str, attempt: int
     ) -> HttpHandle | NullHandle:
-        if not (self._tracing or self._metering) and time.monotonic() < self._idle_until:
-            return NULL  # ``recording()``'s answer of the last second, without the call
         if not self.recording():
             return NULL
         end = url.find("/", url.find("//") + 2)
