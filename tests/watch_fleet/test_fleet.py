@@ -113,10 +113,14 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
     )
     workers = [start_worker(env, tmp_path / f"worker-{i}.log") for i in range(2)]
     try:
-        # Both workers hold leases before any grant: the users are spread over them.
+        # Both workers have held leases before any grant: the users are spread over them. A
+        # lease lasts only as long as its poll (a few ms), so the owners seen are gathered over
+        # the samples: seldom do both workers hold one at the very instant of a sample.
+        owners: set[bytes] = set()
+
         async def both_polling() -> bool:
-            leases = [k async for k in redis_client.scan_iter("kycflow:watch:lease:*")]
-            owners = {(await redis_client.get(k) or b"").split(b"-")[0] for k in leases}
+            async for lease in redis_client.scan_iter("kycflow:watch:lease:*"):
+                owners.add((await redis_client.get(lease) or b"").split(b"-")[0])
             return len(owners - {b""}) >= 2
 
         await wait_until(both_polling, 20, "both workers to claim users")
