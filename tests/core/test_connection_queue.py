@@ -242,3 +242,23 @@ async def test_places_are_handed_over_in_turn_and_never_lost() -> None:
     assert places.take()  # nobody left waiting: the place is free again
     assert not places.take()
     assert [t.cancelled() for t in tasks] == [True, True, False, False]
+
+
+async def test_a_waiter_that_times_out_takes_no_place_and_leaves_no_timer() -> None:
+    from kycflow._http.aiohttp_transport import _Places
+
+    places = _Places(1)
+    assert places.take()
+    loop = asyncio.get_running_loop()
+    timers_before = len(loop._scheduled)
+    with pytest.raises(TimeoutError):
+        await places.wait(0.01)
+    patient = asyncio.create_task(places.wait(5.0))
+    await asyncio.sleep(0)
+    places.give_back()  # skips the timed-out waiter: the patient one gets the place
+    await asyncio.wait_for(patient, 1.0)
+    assert not places.take()  # the place is the patient waiter's
+    places.give_back()
+    assert places.take()
+    # Both timers are cancelled: nothing of the waits stays scheduled.
+    assert len([h for h in loop._scheduled if not h.cancelled()]) <= timers_before

@@ -103,6 +103,25 @@ def test_a_failed_upload_and_a_cancelled_one(otel: Any) -> None:
     assert _points(otel.reader, "kycflow.upload.size") == {}  # neither stored a byte
 
 
+def test_one_upload_handle_entered_per_attempt_makes_a_span_each(otel: Any) -> None:
+    handle = telemetry.upload_span(2, 10)  # what the runner hands its retry loop
+    with otel.tracer.start_as_current_span("step") as step:
+        with pytest.raises(OSError, match="reset"), handle:
+            raise OSError("reset")
+        assert trace.get_current_span() is step  # the failed attempt's span is not current
+        with handle:
+            assert trace.get_current_span() is not step
+    failed, stored = otel.named("kycflow.wizard.upload")
+    assert failed.context.span_id != stored.context.span_id
+    assert failed.attributes["error.type"] == "OSError"
+    assert "error.type" not in stored.attributes
+    assert stored.parent.span_id == failed.parent.span_id  # both under the step
+    assert failed.end_time is not None
+    assert stored.end_time is not None
+    [size] = _points(otel.reader, "kycflow.upload.size").values()
+    assert size.value == 10  # counted once, by the attempt that stored the file
+
+
 def test_unsampled_spans_record_their_metrics_and_export_nothing(make_otel: Any) -> None:
     otel = make_otel(ALWAYS_OFF)
     with telemetry.step_span(1) as step:

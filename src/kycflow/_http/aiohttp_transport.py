@@ -128,8 +128,7 @@ class AiohttpTransport(AsyncTransport):
         started = time.monotonic()
         self._waiting += 1
         try:
-            async with asyncio.timeout(bound):
-                await gate.wait()
+            await gate.wait(bound)
         except TimeoutError:
             raise _waited_too_long() from None
         finally:
@@ -253,18 +252,25 @@ class _Places:
             return True
         return False
 
-    async def wait(self) -> None:
-        """Wait for a place: ``give_back`` hands one over, in turn."""
-        waiter = asyncio.get_running_loop().create_future()
+    async def wait(self, give_up_after: float | None = None) -> None:
+        """Wait for a place: ``give_back`` hands one over, in turn; ``TimeoutError`` after
+        ``give_up_after`` seconds without one."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiters.append(waiter)
+        # A bare timer, not ``asyncio.timeout``: each of thousands of queued requests holds one.
+        timer = None if give_up_after is None else loop.call_later(give_up_after, _expire, waiter)
         try:
             await waiter
         except BaseException:
-            # Cancelled (a timeout, say) after a place was handed over: pass it on. A waiter
-            # cancelled before stays in the queue, done: ``give_back`` skips it.
-            if waiter.done() and not waiter.cancelled():
+            # Cancelled after a place was handed over: pass it on. A waiter cancelled or timed
+            # out before stays in the queue, done: ``give_back`` skips it.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.give_back()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def give_back(self) -> None:
         """Free a place: to the first still waiting, if any."""
@@ -275,6 +281,11 @@ class _Places:
                 waiter.set_result(None)
                 return
         self._free += 1
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _gate_for(connector: aiohttp.BaseConnector | None) -> _Places | None:

@@ -77,9 +77,10 @@ class _Handle(Block):
         return span if span is not None and span.is_recording() else None
 
     def _close(self, error: str | None, attributes: Attributes | None = None) -> None:
-        if self.token is not None:
-            otel_context.detach(self.token)
-        span = self.span
+        token, span = self.token, self.span
+        self.token = self.span = None  # an upload's handle is entered again by its next attempt
+        if token is not None:
+            otel_context.detach(token)
         if span is None:
             return
         if attributes is not None and span.is_recording():

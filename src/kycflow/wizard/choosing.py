@@ -15,9 +15,9 @@ from ..errors import (
     UnsupportedWizardError,
 )
 from ..models import DocumentType, WizardStep
-from .checkpoint import StepInProgress
 from .providers import FileProvider
 from .results import TypePolicy
+from .state import LiveStepInProgress
 
 __all__ = ["Chooser", "Supplied", "check_supported"]
 
@@ -85,7 +85,7 @@ class Chooser:
         )
 
     def choose(
-        self, step: WizardStep, supplied: Supplied, current: StepInProgress | None
+        self, step: WizardStep, supplied: Supplied, current: LiveStepInProgress | None
     ) -> tuple[DocumentType, list[Document]]:
         """The type (and files) to submit: the one a resumed step started with, else the
         policy's pick."""

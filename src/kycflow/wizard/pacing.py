@@ -70,11 +70,12 @@ class Pacer:
         type_id: int | None,
         call: Callable[..., Awaitable[T]],
         *args: Any,
-        around: Callable[[], AbstractContextManager[Any]] | None = None,
+        around: AbstractContextManager[Any] | None = None,
     ) -> T:
         """``call(*args)`` (idempotent) retried on transient failures with capped exponential
         backoff and full jitter, for as long as the run's deadline allows; each attempt inside
-        ``around()`` when given (a span: in this frame, not in a wrapper's of its own)."""
+        ``around`` when given (a span handle entered again per attempt: in this frame, not in
+        a wrapper's of its own)."""
         state = self._state
         attempt = 1
         while True:
@@ -82,7 +83,7 @@ class Pacer:
                 if around is None:
                     result = await call(*args)
                 else:
-                    with around():
+                    with around:
                         result = await call(*args)
             except Exception as exc:
                 if not is_transient(exc) or (

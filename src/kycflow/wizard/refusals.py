@@ -9,6 +9,9 @@ from ..models import WizardStep
 
 __all__ = ["Refusals", "StepOutcome"]
 
+# Shared by every run that has no refusal: ``frozenset()`` is a new 216-byte object each time.
+_NONE_REFUSED: frozenset[int] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
@@ -29,8 +32,8 @@ class Refusals:
 
     def __init__(self) -> None:
         self.count = 0
-        self.excluded: frozenset[int] = frozenset()
-        """Types refused for this step: never tried twice (the empty one is shared)."""
+        self.excluded = _NONE_REFUSED
+        """Types refused for this step: never tried twice."""
         self.reason: str | None = None
         """The server's latest reason."""
 

@@ -9,8 +9,8 @@ from typing import Protocol
 from .._schema import WizardResultDict, wizard_result_dict
 from ..documents import Document
 from ..models import DocumentType, WizardStep
-from .checkpoint import Checkpoint
 from .events import WizardEvent
+from .state import LiveCheckpoint
 
 __all__ = [
     "OUTCOME_COMPLETED",
@@ -113,7 +113,7 @@ class WizardResult:
 
 
 def result_of(
-    cp: Checkpoint, final_step: WizardStep, *, run_id: str, retries: int, resumed: bool
+    cp: LiveCheckpoint, final_step: WizardStep, *, run_id: str, retries: int, resumed: bool
 ) -> WizardResult:
     """The result of a run that reached ``final_step`` with ``cp`` its checkpoint."""
     outcome = OUTCOME_COMPLETED if final_step.succeeded else OUTCOME_ENDED_WITHOUT_SUCCESS

@@ -8,7 +8,7 @@ from ..models import WizardStep
 from .checkpoint import Checkpoint, step_signature
 from .events import StepSubmitted
 from .reporting import Reporter
-from .state import RunState
+from .state import LiveCheckpoint, RunState
 
 __all__ = ["resume"]
 
@@ -21,7 +21,7 @@ async def resume(
     Returns the signature of a step whose submit may have reached the server though it still
     shows (or None).
     """
-    cp = state.cp = loaded
+    cp = state.cp = LiveCheckpoint.of(loaded)
     cp.run_id = state.run_id
     current = cp.current
     same_procedure = bool(step.uuid) and step.uuid == cp.uuid
@@ -53,7 +53,7 @@ async def resume(
         state.resumed = True
     elif not state.resumed:
         # The checkpoint's procedure is over or replaced; nothing of it applies.
-        state.cp = Checkpoint(key=state.key, run_id=state.run_id)
+        state.cp = LiveCheckpoint(state.key, state.run_id)
     if step.uuid:
         state.cp.uuid = step.uuid
     return doubt

@@ -12,7 +12,7 @@ import asyncio
 from .. import _telemetry as telemetry
 from ..errors import WizardDeadlineError, WizardStepLimitError
 from ..models.wizard import WIZARD_INTERMEDIATE, WizardStep
-from .checkpoint import StepInProgress, step_signature
+from .checkpoint import step_signature
 from .choosing import Chooser, Supplied, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted
 from .options import RunnerOptions
@@ -27,7 +27,7 @@ from .results import (
     result_of,
 )
 from .resuming import resume
-from .state import RunState, describe_cause
+from .state import LiveStepInProgress, RunState, describe_cause
 from .submitting import Relation, Submitter, relation
 from .uploads import Uploader, validate
 
@@ -161,8 +161,8 @@ class Run:
         reused = current is not None and current.type_id == chosen.id
         wants_events = self._reporter.wants()  # once per step: cheap, but it adds up
         if current is None or not reused:
-            current = state.cp.current = StepInProgress(
-                signature=signature, type_id=chosen.id, type_description=chosen.description
+            current = state.cp.current = LiveStepInProgress(
+                signature, chosen.id, chosen.description
             )
         if wants_events:
             await self._reporter.emit(
@@ -194,7 +194,7 @@ class Run:
     async def _committed(
         self,
         step: WizardStep,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         paths: list[str],
         reply: WizardStep,
         *,
@@ -229,7 +229,7 @@ class Run:
     async def _refused(
         self,
         number: int,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         reply: WizardStep,
         reason: str | None,
         supplied: Supplied,

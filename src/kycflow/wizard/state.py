@@ -1,4 +1,10 @@
-"""The state of one wizard run: its checkpoint, counters and saves (no I/O but the store's)."""
+"""The state of one wizard run: its checkpoint, counters and saves (no I/O but the store's).
+
+A run keeps its checkpoint in small slotted objects (``LiveCheckpoint`` and its parts), with
+the attributes of the public pydantic models: thousands of runs may wait at once, and a model
+costs a dict and a set per object, and a validation per change. The ``Checkpoint`` model is
+built only for a store (each save) and read back from one (a resume).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from .. import _telemetry as telemetry
-from .checkpoint import Checkpoint, CheckpointStore, CompletedStep, StepInProgress
+from .checkpoint import Checkpoint, CheckpointStore
 
-__all__ = ["RunState", "default_sleep", "describe_cause"]
+__all__ = [
+    "LiveCheckpoint",
+    "LiveCompletedStep",
+    "LiveStepInProgress",
+    "LiveUpload",
+    "RunState",
+    "default_sleep",
+    "describe_cause",
+]
 
 default_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 """What a runner built without ``sleep=`` waits with (looked up per run: tests swap it)."""
@@ -21,6 +35,126 @@ def describe_cause(exc: BaseException | None) -> str:
     text = str(exc)
     text = text if len(text) <= 300 else text[:297] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class LiveUpload:
+    """A file of the step in progress already stored (``checkpoint.UploadedFile``)."""
+
+    __slots__ = ("index", "name", "path")
+
+    def __init__(self, index: int, name: str, path: str) -> None:
+        self.index = index
+        self.name = name
+        self.path = path
+
+
+class LiveCompletedStep:
+    """A committed step (``checkpoint.CompletedStep``)."""
+
+    __slots__ = ("files", "reconciled", "type_description", "type_id")
+
+    def __init__(
+        self, type_id: int, type_description: str, files: list[str], reconciled: bool
+    ) -> None:
+        self.type_id = type_id
+        self.type_description = type_description
+        self.files = files
+        self.reconciled = reconciled
+
+
+class LiveStepInProgress:
+    """The step being worked on (``checkpoint.StepInProgress``)."""
+
+    __slots__ = (
+        "signature",
+        "submit_in_flight",
+        "submitted_files",
+        "type_description",
+        "type_id",
+        "uploads",
+    )
+
+    def __init__(self, signature: str, type_id: int, type_description: str) -> None:
+        self.signature = signature
+        self.type_id = type_id
+        self.type_description = type_description
+        self.uploads: list[LiveUpload] = []
+        self.submit_in_flight = False
+        self.submitted_files: list[str] = []
+
+    def uploaded_path(self, index: int, name: str) -> str | None:
+        """The stored path of file ``index`` if it was uploaded under the same name."""
+        for up in self.uploads:
+            if up.index == index and up.name == name:
+                return up.path
+        return None
+
+
+class LiveCheckpoint:
+    """A run's checkpoint as the run keeps it (``checkpoint.Checkpoint``)."""
+
+    __slots__ = ("current", "done", "key", "run_id", "steps", "uuid")
+
+    def __init__(self, key: str, run_id: str) -> None:
+        self.key = key
+        self.run_id = run_id
+        self.uuid: str | None = None
+        self.steps: list[LiveCompletedStep] = []
+        self.current: LiveStepInProgress | None = None
+        self.done = False
+
+    @classmethod
+    def of(cls, checkpoint: Checkpoint) -> LiveCheckpoint:
+        """The live form of a checkpoint a store handed back."""
+        live = cls(checkpoint.key, checkpoint.run_id)
+        live.uuid = checkpoint.uuid
+        live.done = checkpoint.done
+        live.steps = [
+            LiveCompletedStep(s.type_id, s.type_description, list(s.files), s.reconciled)
+            for s in checkpoint.steps
+        ]
+        saved = checkpoint.current
+        if saved is not None:
+            current = live.current = LiveStepInProgress(
+                saved.signature, saved.type_id, saved.type_description
+            )
+            current.uploads = [LiveUpload(u.index, u.name, u.path) for u in saved.uploads]
+            current.submit_in_flight = saved.submit_in_flight
+            current.submitted_files = list(saved.submitted_files)
+        return live
+
+    def to_checkpoint(self) -> Checkpoint:
+        """A ``Checkpoint`` of this state, sharing no list with it (a store may keep it)."""
+        current = self.current
+        return Checkpoint.model_validate(
+            {
+                "key": self.key,
+                "run_id": self.run_id,
+                "uuid": self.uuid,
+                "steps": [
+                    {
+                        "type_id": s.type_id,
+                        "type_description": s.type_description,
+                        "files": list(s.files),
+                        "reconciled": s.reconciled,
+                    }
+                    for s in self.steps
+                ],
+                "current": None
+                if current is None
+                else {
+                    "signature": current.signature,
+                    "type_id": current.type_id,
+                    "type_description": current.type_description,
+                    "uploads": [
+                        {"index": u.index, "name": u.name, "path": u.path} for u in current.uploads
+                    ],
+                    "submit_in_flight": current.submit_in_flight,
+                    "submitted_files": list(current.submitted_files),
+                },
+                "done": self.done,
+            }
+        )
 
 
 class RunState:
@@ -47,9 +181,7 @@ class RunState:
         self.key = key
         # Without a user's store nobody can read a save back: ``cp`` is the only copy needed.
         self.store = store
-        # Validated, not ``model_construct``: pydantic-core builds a small model faster than
-        # model_construct's Python loop (which also inspects each default_factory's signature).
-        self.cp = Checkpoint(key=key, run_id=run_id)
+        self.cp = LiveCheckpoint(key, run_id)
         self.retries = 0
         self.resumed = False
         self.slept = 0.0
@@ -89,18 +221,13 @@ class RunState:
         """``save`` for a caller already holding ``lock``."""
         if self.store is None:
             return
-        # A deep copy: a store that serialises lazily must not see later mutations.
-        await self.store.save(self.key, self.cp.model_copy(deep=True))
+        await self.store.save(self.key, self.cp.to_checkpoint())
 
-    def commit(self, current: StepInProgress, files: Sequence[str], *, reconciled: bool) -> None:
+    def commit(
+        self, current: LiveStepInProgress, files: Sequence[str], *, reconciled: bool
+    ) -> None:
         """Record ``current`` as committed with ``files`` (no save)."""
         telemetry.record_commit(reconciled)
-        self.cp.steps.append(
-            CompletedStep(
-                type_id=current.type_id,
-                type_description=current.type_description,
-                files=list(files),
-                reconciled=reconciled,
-            )
-        )
+        step = LiveCompletedStep(current.type_id, current.type_description, list(files), reconciled)
+        self.cp.steps.append(step)
         self.cp.current = None

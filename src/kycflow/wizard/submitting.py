@@ -20,11 +20,11 @@ from ..errors import (
     ProtocolError,
 )
 from ..models.wizard import WIZARD_FINAL, WIZARD_INTERMEDIATE, WizardStep
-from .checkpoint import StepInProgress, step_signature
+from .checkpoint import step_signature
 from .pacing import Pacer
 from .results import WizardAPI
 from .retrying import is_transient
-from .state import RunState
+from .state import LiveStepInProgress, RunState
 
 __all__ = ["Relation", "Submitter", "check_code", "relation"]
 
@@ -100,7 +100,7 @@ class Submitter:
         self,
         number: int,
         step: WizardStep,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         paths: list[str],
         *,
         in_doubt: bool = False,
@@ -133,7 +133,7 @@ class Submitter:
         self,
         number: int,
         step: WizardStep,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         paths: list[str],
         tried: _Attempts,
     ) -> _Reply | None:
@@ -175,7 +175,7 @@ class Submitter:
         return reply, False
 
     async def _moved_or_raise(
-        self, number: int, step: WizardStep, current: StepInProgress, exc: Exception
+        self, number: int, step: WizardStep, current: LiveStepInProgress, exc: Exception
     ) -> _Reply:
         now = await self.read(number)
         if relation(step, current.signature, now) is not Relation.SAME:
@@ -186,7 +186,7 @@ class Submitter:
         self,
         number: int,
         step: WizardStep,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         exc: Exception,
         tried: _Attempts,
     ) -> _Reply | None:
@@ -198,7 +198,7 @@ class Submitter:
         return None
 
     async def _after_empty_reply(
-        self, number: int, step: WizardStep, current: StepInProgress
+        self, number: int, step: WizardStep, current: LiveStepInProgress
     ) -> _Reply:
         """A 2xx reply that says nothing: the server took the submit. Let it process, read;
         a step still shown after the settles was refused, and is not sent again."""

@@ -9,19 +9,17 @@ submit references is an orphan, which is harmless.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from .. import _telemetry as telemetry
 from ..documents import Document
 from ..errors import DocumentError, KycflowError
-from .checkpoint import StepInProgress, UploadedFile
 from .events import FileUploaded
 from .pacing import Pacer
 from .reporting import Reporter
 from .results import FilesAPI
-from .state import RunState
+from .state import LiveStepInProgress, LiveUpload, RunState
 
 __all__ = ["Uploader"]
 
@@ -63,7 +61,7 @@ class Uploader:
         self._concurrency = concurrency
 
     async def upload_all(
-        self, number: int, current: StepInProgress, docs: list[Document], wants_events: bool
+        self, number: int, current: LiveStepInProgress, docs: list[Document], wants_events: bool
     ) -> list[str]:
         """The stored paths of ``docs`` in order: reused from ``current`` or uploaded now."""
         paths: list[str | None] = [current.uploaded_path(i, d.name) for i, d in enumerate(docs)]
@@ -106,7 +104,7 @@ class Uploader:
     async def _upload_one(
         self,
         number: int,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         paths: list[str | None],
         index: int,
         doc: Document,
@@ -124,7 +122,7 @@ class Uploader:
     async def _record(
         self,
         number: int,
-        current: StepInProgress,
+        current: LiveStepInProgress,
         paths: list[str | None],
         index: int,
         doc: Document,
@@ -132,7 +130,7 @@ class Uploader:
         wants_events: bool,
     ) -> None:
         """An upload done: in ``paths``, in the checkpoint (saved), in an event."""
-        uploaded = UploadedFile(index=index, name=doc.name, path=path)
+        uploaded = LiveUpload(index, doc.name, path)
         state = self._state
         if state.persist:
             async with state.lock:
@@ -145,15 +143,15 @@ class Uploader:
         if wants_events:
             await self._uploaded(number, current.type_id, index, doc, path, reused=False)
 
-    def _span(
-        self, type_id: int, doc: Document
-    ) -> Callable[[], AbstractContextManager[Any]] | None:
-        """Each upload attempt's span when telemetry is on (else None: no span to enter). Even
-        an upload whose outcome is unknown is made again: the file may be stored already, and
-        a stored file no submit references is an orphan, which is harmless."""
+    def _span(self, type_id: int, doc: Document) -> AbstractContextManager[Any] | None:
+        """The upload's span handle when telemetry is on (else None: no span to enter),
+        entered by each attempt. Even an upload whose outcome is unknown is made again: the
+        file may be stored already, and a stored file no submit references is an orphan,
+        which is harmless."""
         if not telemetry.telemetry_enabled():
             return None
-        return lambda: telemetry.upload_span(type_id, doc.size)
+        span: AbstractContextManager[Any] = telemetry.upload_span(type_id, doc.size)
+        return span
 
     async def _uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
