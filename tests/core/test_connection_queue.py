@@ -244,21 +244,33 @@ async def test_places_are_handed_over_in_turn_and_never_lost() -> None:
     assert [t.cancelled() for t in tasks] == [True, True, False, False]
 
 
-async def test_a_waiter_that_times_out_takes_no_place_and_leaves_no_timer() -> None:
+async def test_a_waiter_that_times_out_takes_no_place_and_leaves_no_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from kycflow._http.aiohttp_transport import _Places
 
+    loop = asyncio.get_running_loop()
+    timers: list[asyncio.TimerHandle] = []
+    call_later = loop.call_later
+
+    def recording_call_later(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        timers.append(call_later(delay, callback, *args))
+        return timers[-1]
+
+    monkeypatch.setattr(loop, "call_later", recording_call_later)
     places = _Places(1)
     assert places.take()
-    loop = asyncio.get_running_loop()
-    timers_before = len(loop._scheduled)
     with pytest.raises(TimeoutError):
         await places.wait(0.01)
+    [timed_out] = places._waiters
+    assert timed_out.done()
+    assert timed_out.result() is False  # no exception (and traceback) kept while it waits
     patient = asyncio.create_task(places.wait(5.0))
     await asyncio.sleep(0)
     places.give_back()  # skips the timed-out waiter: the patient one gets the place
-    await asyncio.wait_for(patient, 1.0)
+    await patient
     assert not places.take()  # the place is the patient waiter's
     places.give_back()
     assert places.take()
-    # Both timers are cancelled: nothing of the waits stays scheduled.
-    assert len([h for h in loop._scheduled if not h.cancelled()]) <= timers_before
+    assert len(timers) == 2
+    assert all(t.cancelled() for t in timers)  # neither wait leaves its timer scheduled

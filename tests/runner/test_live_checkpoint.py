@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runner_fakes import ALL_DOCS, FakeServer
 
-from kycflow import Checkpoint, WizardRunner
+from kycflow import Checkpoint, MemoryCheckpointStore, WizardRunner
 from kycflow.checkpoint import CompletedStep, StepInProgress, UploadedFile
 from kycflow.wizard.state import LiveCheckpoint
 
@@ -78,3 +78,39 @@ def test_a_stored_checkpoint_comes_back_whole() -> None:
     assert again.steps[0].files == ["/a", "/c"]
     live.steps[0].files.append("/d")
     assert again.steps[0].files == ["/a", "/c"]
+
+
+class TenantCheckpoint(Checkpoint):
+    """A user's own checkpoint type, with a field of its own."""
+
+    tenant: str = ""
+
+
+class HandingBackStore(KeepingStore):
+    """Hands back one checkpoint saved by a newer writer, in the user's own type."""
+
+    def __init__(self, loaded: Checkpoint) -> None:
+        super().__init__()
+        self.loaded = loaded
+
+    async def load(self, key: str) -> Checkpoint | None:
+        return self.loaded
+
+
+async def test_a_resumed_run_saves_the_loaded_type_version_and_fields() -> None:
+    server = FakeServer()
+    first = MemoryCheckpointStore()
+    crashed = WizardRunner(server.client(), ALL_DOCS, checkpoint_store=first, checkpoint_key="k")
+    await crashed.run()
+    begun = Checkpoint.model_validate(first.dump()["k"])
+    begun.done = False  # as if it had stopped after its steps: the run picks it up
+    loaded = TenantCheckpoint.model_validate({**begun.model_dump(), "version": 2, "tenant": "a"})
+    store = HandingBackStore(loaded)
+    result = await WizardRunner(
+        server.client(), ALL_DOCS, checkpoint_store=store, checkpoint_key="k"
+    ).run()
+    assert result.done
+    assert store.saved
+    assert all(type(cp) is TenantCheckpoint for cp in store.saved)
+    assert {(cp.version, cp.tenant) for cp in store.saved} == {(2, "a")}
+    assert loaded.done is False  # the store's own object is never changed

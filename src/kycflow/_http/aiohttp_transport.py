@@ -243,7 +243,7 @@ class _Places:
 
     def __init__(self, width: int) -> None:
         self._free = width
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[bool]] = deque()
 
     def take(self) -> bool:
         """Take a free place, unless every place is taken or others are waiting for one."""
@@ -256,21 +256,23 @@ class _Places:
         """Wait for a place: ``give_back`` hands one over, in turn; ``TimeoutError`` after
         ``give_up_after`` seconds without one."""
         loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter: asyncio.Future[bool] = loop.create_future()  # True: a place; False: timed out
         self._waiters.append(waiter)
         # A bare timer, not ``asyncio.timeout``: each of thousands of queued requests holds one.
         timer = None if give_up_after is None else loop.call_later(give_up_after, _expire, waiter)
         try:
-            await waiter
+            placed = await waiter
         except BaseException:
             # Cancelled after a place was handed over: pass it on. A waiter cancelled or timed
             # out before stays in the queue, done: ``give_back`` skips it.
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
                 self.give_back()
             raise
         finally:
             if timer is not None:
                 timer.cancel()
+        if not placed:
+            raise TimeoutError
 
     def give_back(self) -> None:
         """Free a place: to the first still waiting, if any."""
@@ -278,14 +280,15 @@ class _Places:
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return
         self._free += 1
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    # A result, not an exception: a timed-out waiter left in the queue holds no traceback.
     if not waiter.done():
-        waiter.set_exception(TimeoutError())
+        waiter.set_result(False)
 
 
 def _gate_for(connector: aiohttp.BaseConnector | None) -> _Places | None:

@@ -93,9 +93,12 @@ class LiveStepInProgress:
 class LiveCheckpoint:
     """A run's checkpoint as the run keeps it (``checkpoint.Checkpoint``)."""
 
-    __slots__ = ("current", "done", "key", "run_id", "steps", "uuid")
+    __slots__ = ("current", "done", "key", "loaded", "run_id", "steps", "uuid")
 
     def __init__(self, key: str, run_id: str) -> None:
+        self.loaded: Checkpoint | None = None
+        """What a store handed back, for a resumed run: its saves keep that object's class,
+        version and own fields."""
         self.key = key
         self.run_id = run_id
         self.uuid: str | None = None
@@ -107,6 +110,7 @@ class LiveCheckpoint:
     def of(cls, checkpoint: Checkpoint) -> LiveCheckpoint:
         """The live form of a checkpoint a store handed back."""
         live = cls(checkpoint.key, checkpoint.run_id)
+        live.loaded = checkpoint
         live.uuid = checkpoint.uuid
         live.done = checkpoint.done
         live.steps = [
@@ -126,35 +130,37 @@ class LiveCheckpoint:
     def to_checkpoint(self) -> Checkpoint:
         """A ``Checkpoint`` of this state, sharing no list with it (a store may keep it)."""
         current = self.current
-        return Checkpoint.model_validate(
-            {
-                "key": self.key,
-                "run_id": self.run_id,
-                "uuid": self.uuid,
-                "steps": [
-                    {
-                        "type_id": s.type_id,
-                        "type_description": s.type_description,
-                        "files": list(s.files),
-                        "reconciled": s.reconciled,
-                    }
-                    for s in self.steps
+        data = {
+            "key": self.key,
+            "run_id": self.run_id,
+            "uuid": self.uuid,
+            "steps": [
+                {
+                    "type_id": s.type_id,
+                    "type_description": s.type_description,
+                    "files": list(s.files),
+                    "reconciled": s.reconciled,
+                }
+                for s in self.steps
+            ],
+            "current": None
+            if current is None
+            else {
+                "signature": current.signature,
+                "type_id": current.type_id,
+                "type_description": current.type_description,
+                "uploads": [
+                    {"index": u.index, "name": u.name, "path": u.path} for u in current.uploads
                 ],
-                "current": None
-                if current is None
-                else {
-                    "signature": current.signature,
-                    "type_id": current.type_id,
-                    "type_description": current.type_description,
-                    "uploads": [
-                        {"index": u.index, "name": u.name, "path": u.path} for u in current.uploads
-                    ],
-                    "submit_in_flight": current.submit_in_flight,
-                    "submitted_files": list(current.submitted_files),
-                },
-                "done": self.done,
-            }
-        )
+                "submit_in_flight": current.submit_in_flight,
+                "submitted_files": list(current.submitted_files),
+            },
+            "done": self.done,
+        }
+        loaded = self.loaded
+        if loaded is None:
+            return Checkpoint.model_validate(data)
+        return type(loaded).model_validate({**loaded.model_dump(), **data})
 
 
 class RunState:
