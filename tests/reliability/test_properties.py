@@ -5,6 +5,7 @@ the provider's root may be opened."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -130,6 +131,9 @@ def test_absurdly_deep_payloads(endpoint: str, payload: Any) -> None:
     body=bodies,
     retry_after=st.none() | st.text(max_size=40),
 )
+# Found by CI: details of any length once made the message longer than a line.
+@example(status=400, body=b"[" + b", ".join([b"7" * 270] * 2) + b"]", retry_after=None)
+@example(status=422, body=json.dumps([{"message": "x" * 900}] * 6).encode(), retry_after=None)
 def test_error_replies_always_map_to_a_status_error(
     status: int, body: bytes, retry_after: str | None
 ) -> None:

@@ -173,8 +173,17 @@ class APIStatusError(APIError):
         where = f"{self.method} {self.path}: " if self.method and self.path else ""
         rid = f" (request id {self.request_id})" if self.request_id else ""
         issues = [i for i in (detail_text(d) for d in self.details[:5]) if i and i != self.message]
-        said = f": {'; '.join(issues)}" if issues else ""
-        return f"{where}{self.status} {self.message}{said}{rid}"
+        # A server's details can be any length: the message stays a line, not a dump.
+        said = _cut(f": {'; '.join(_cut(i, _ISSUE_CHARS) for i in issues)}", _SAID_CHARS)
+        return f"{where}{self.status} {self.message}{said if issues else ''}{rid}"
+
+
+_ISSUE_CHARS = 160
+_SAID_CHARS = 400
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _DETAIL_TEXT_KEYS = ("issue", "message", "detail", "title", "reason", "description", "error")
