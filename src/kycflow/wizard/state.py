@@ -128,39 +128,14 @@ class LiveCheckpoint:
         return live
 
     def to_checkpoint(self) -> Checkpoint:
-        """A ``Checkpoint`` of this state, sharing no list with it (a store may keep it)."""
-        current = self.current
-        data = {
-            "key": self.key,
-            "run_id": self.run_id,
-            "uuid": self.uuid,
-            "steps": [
-                {
-                    "type_id": s.type_id,
-                    "type_description": s.type_description,
-                    "files": list(s.files),
-                    "reconciled": s.reconciled,
-                }
-                for s in self.steps
-            ],
-            "current": None
-            if current is None
-            else {
-                "signature": current.signature,
-                "type_id": current.type_id,
-                "type_description": current.type_description,
-                "uploads": [
-                    {"index": u.index, "name": u.name, "path": u.path} for u in current.uploads
-                ],
-                "submit_in_flight": current.submit_in_flight,
-                "submitted_files": list(current.submitted_files),
-            },
-            "done": self.done,
-        }
+        """A ``Checkpoint`` of this state, sharing no list with it (a store may keep it); a
+        resumed run's keeps the type, version and own fields of the one its store handed back."""
+        fresh = Checkpoint.model_validate(self, from_attributes=True)
         loaded = self.loaded
         if loaded is None:
-            return Checkpoint.model_validate(data)
-        return type(loaded).model_validate({**loaded.model_dump(), **data})
+            return fresh
+        kept = loaded.model_dump()
+        return type(loaded).model_validate({**kept, **fresh.model_dump(exclude={"version"})})
 
 
 class RunState:
