@@ -118,33 +118,6 @@ class AiohttpTransport(AsyncTransport):
         """Requests waiting for a free place in the pool, in kycflow's queue."""
         return self._waiting
 
-    async def _wait_at(self, gate: _Places, limits: Timeouts | None) -> Timeouts | None:
-        """Take a place at the full ``gate``, within the request's pool and total limits; the
-        limits left for the request itself. A request left with almost none of its time is not
-        sent: a submit sent to time out on the way would be an unknown outcome."""
-        # Thousands of runs queued here hold only their own state: no aiohttp request, headers
-        # or timers each.
-        bound = None if limits is None else _min_of(limits.pool, limits.total)
-        started = time.monotonic()
-        self._waiting += 1
-        try:
-            await gate.wait(bound)
-        except TimeoutError:
-            raise _waited_too_long() from None
-        finally:
-            self._waiting -= 1
-        if limits is None or bound is None:
-            return limits
-        waited = time.monotonic() - started
-        if bound - waited < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
-            gate.give_back()
-            raise _waited_too_long()
-        return replace(
-            limits,
-            total=None if limits.total is None else limits.total - waited,
-            pool=None if limits.pool is None else limits.pool - waited,
-        )
-
     def session(self) -> aiohttp.ClientSession:
         """The session, created on first use when owned."""
         if self._closed:
@@ -181,8 +154,20 @@ class AiohttpTransport(AsyncTransport):
         session = self._session or self.session()
         limits = request.timeout
         gate = self._gate
-        if gate is not None and not gate.take():  # the pool is full: wait before aiohttp
-            limits = await self._wait_at(gate, limits)
+        if gate is not None and not gate.take():
+            # The pool is full: wait here, within the pool and total limits, before aiohttp
+            # builds a request, headers and timers (thousands of runs may be queued), and in
+            # this frame (each one a waiting run holds is about 250 bytes).
+            bound = None if limits is None else _min_of(limits.pool, limits.total)
+            started = time.monotonic()
+            self._waiting += 1
+            try:
+                await gate.wait(bound)
+            except TimeoutError:
+                raise _waited_too_long() from None
+            finally:
+                self._waiting -= 1
+            limits = _left_after_wait(gate, limits, bound, started)
         timeout = session.timeout
         if limits is not None:  # what a request has left after a wait is not worth caching
             timeout = client_timeout(limits, cache=limits is request.timeout)
@@ -306,6 +291,25 @@ _MIN_SEND_SHARE = 0.1
 def _waited_too_long() -> APITimeoutError:
     # Nothing was sent: a submit that waited this long can be made again safely.
     return APITimeoutError("timed out waiting for a free connection", connecting=True)
+
+
+def _left_after_wait(
+    gate: _Places, limits: Timeouts | None, bound: float | None, started: float
+) -> Timeouts | None:
+    """The limits left for a request that waited since ``started`` (within ``bound``) for
+    the place it holds. A request left with almost none of its time is not sent: a submit
+    sent to time out on the way would be an unknown outcome."""
+    if limits is None or bound is None:
+        return limits
+    waited = time.monotonic() - started
+    if bound - waited < max(_MIN_SEND_SECONDS, bound * _MIN_SEND_SHARE):
+        gate.give_back()
+        raise _waited_too_long()
+    return replace(
+        limits,
+        total=None if limits.total is None else limits.total - waited,
+        pool=None if limits.pool is None else limits.pool - waited,
+    )
 
 
 def _min_of(*values: float | None) -> float | None:

@@ -7,14 +7,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from .._logging import is_enabled
 from ..errors import APIStatusError, APITimeoutError, ProtocolError, RateLimitError
 from .context import Call, Response
 from .failures import raise_for
 from .retry import Decision, Failure, classify, parse_retry_after
-from .seam import HTTPRequest, HTTPResponse
+from .seam import HTTPRequest, HTTPResponse, Timeouts
 from .secrets import (
     SecretBytes,
     request_secrets,
@@ -22,7 +20,7 @@ from .secrets import (
     scrub_protocol_error,
     without_echoed_credentials,
 )
-from .timeouts import capped_timeout
+from .timeouts import capped_limits, seam_timeouts
 from .wire import error_from_response, request_id_of
 
 __all__ = [
@@ -131,9 +129,10 @@ def deadline_passed(call: Call, when: str = "") -> APITimeoutError:
     return APITimeoutError(message, method=call.method, path=call.template)
 
 
-def time_left(call: Call, deadline_at: float) -> aiohttp.ClientTimeout:
-    """The call's timeout, cut to what is left of its deadline (``deadline_passed`` if none)."""
+def time_left(call: Call, deadline_at: float) -> Timeouts:
+    """The call's timeout as a request's limits, cut to what is left of its deadline
+    (``deadline_passed`` if none)."""
     remaining = deadline_at - time.monotonic()
     if remaining <= 0:
         raise deadline_passed(call)
-    return capped_timeout(call.timeout, remaining)
+    return capped_limits(seam_timeouts(call.timeout), remaining)

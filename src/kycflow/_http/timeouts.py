@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 
 from .._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from ..errors import ConfigurationError
 from .seam import Timeouts
 
-__all__ = ["capped_timeout", "client_timeout", "make_timeout", "seam_timeouts"]
+__all__ = ["capped_limits", "client_timeout", "make_timeout", "seam_timeouts"]
 
 
 def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
@@ -37,17 +39,12 @@ def make_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientT
     )
 
 
-def capped_timeout(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
-    """``timeout`` with its total cut to the ``remaining`` seconds of a call's deadline."""
-    if timeout.total is not None and timeout.total <= remaining:
-        return timeout  # already within the deadline: the same object, no new one per call
-    total = remaining if timeout.total is None else min(timeout.total, remaining)
-    return aiohttp.ClientTimeout(
-        total=total,
-        connect=timeout.connect,
-        sock_read=timeout.sock_read,
-        sock_connect=timeout.sock_connect,
-        ceil_threshold=timeout.ceil_threshold,
+def capped_limits(limits: Timeouts, remaining: float) -> Timeouts:
+    """``limits`` with the total cut to the ``remaining`` seconds of a call's deadline."""
+    if limits.total is not None and limits.total <= remaining:
+        return limits  # already within the deadline: the same object, no new one per call
+    return replace(
+        limits, total=remaining if limits.total is None else min(limits.total, remaining)
     )
 
 

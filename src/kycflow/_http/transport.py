@@ -39,7 +39,7 @@ from .outcomes import (
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, next_hop, too_many_redirects
 from .retry import Failure, RetryPolicy, classify
 from .retrying import Retrier
-from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody
+from .seam import AsyncTransport, HTTPRequest, HTTPResponse, StreamBody, Timeouts
 from .secrets import (
     SecretHeader,
     encode_json,
@@ -138,7 +138,7 @@ class Transport:
         if self._owns_sender:
             await self.sender.aclose()
 
-    async def send(
+    def send(
         self,
         method: str,
         path: str,
@@ -152,8 +152,8 @@ class Transport:
         requester: Any = None,
         policy: RetryPolicy = RetryPolicy.DEFAULT,
         decode: Decode | None = None,
-    ) -> Response:
-        """Make one call (with retries) and return its 2xx reply, or raise a kycflow error.
+    ) -> Awaitable[Response]:
+        """Make one call (with retries), to be awaited: its 2xx reply, or a kycflow error.
 
         ``decode(body, status, method, template)`` parses a 2xx body into ``Response.data``.
         When it raises ``ProtocolError`` (a reply cut short, say) the attempt counts as a
@@ -190,6 +190,10 @@ class Transport:
             decode,
             secrets,
         )
+        # What thousands of waiting calls each hold is ``_call``'s frame, not this one's.
+        return self._call(call)
+
+    async def _call(self, call: Call) -> Response:
         # The first attempt here, any retries on tenacity.
         budget = self.retry_budget
         budget.started()
@@ -210,7 +214,9 @@ class Transport:
                 await self.coordinator.acquire(self._host, wait)
             except TimeoutError:
                 raise deadline_passed(call, "while requests to the server were paused") from None
-        limits = call.timeout if deadline_at is None else time_left(call, deadline_at)
+        limits = (
+            seam_timeouts(call.timeout) if deadline_at is None else time_left(call, deadline_at)
+        )
         replayed = False
         while True:
             # The attempt's own headers (redirects edit them), the auth's of the moment added.
@@ -254,7 +260,7 @@ class Transport:
         call: Call,
         headers: Mapping[str, str],
         sent_auth: Mapping[str, str],
-        limits: aiohttp.ClientTimeout,
+        limits: Timeouts,
         number: int,
     ) -> HTTPResponse:
         """The attempt's requests: the call's own, then each redirect it is sent to."""
@@ -264,7 +270,7 @@ class Transport:
             if hops and call.deadline_at is not None:  # each hop gets what is left, no more
                 limits = time_left(call, call.deadline_at)
             started = time.monotonic() if is_enabled(log, logging.DEBUG) else None
-            request = HTTPRequest(method, url, headers, body, seam_timeouts(limits), self._max_body)
+            request = HTTPRequest(method, url, headers, body, limits, self._max_body)
             span = telemetry.http_span(method, url, call.template, number)
             if span is telemetry.NULL:  # nothing records it: no block to enter and leave
                 reply = checked_reply(await send(request), request)

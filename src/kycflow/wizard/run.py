@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from .. import _telemetry as telemetry
+from ..documents import Document
 from ..errors import WizardDeadlineError, WizardStepLimitError
 from ..models.wizard import WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import step_signature
@@ -34,6 +35,29 @@ from .uploads import Uploader, validate
 __all__ = ["Run"]
 
 _FAILED_MESSAGE_CHARS = 300
+
+
+class _Picked:
+    """What a step sends: the procedure, its checkpointed progress, the files, and what the
+    choice saw."""
+
+    __slots__ = ("current", "docs", "in_doubt", "supplied", "uuid", "wants_events")
+
+    def __init__(
+        self,
+        uuid: str,
+        current: LiveStepInProgress,
+        docs: list[Document],
+        supplied: Supplied,
+        in_doubt: bool,
+        wants_events: bool,
+    ) -> None:
+        self.uuid = uuid
+        self.current = current
+        self.docs = docs
+        self.supplied = supplied  # the types a refusal may still be retried with
+        self.in_doubt = in_doubt  # a crashed run's submit of this very step may have landed
+        self.wants_events = wants_events
 
 
 class Run:
@@ -129,9 +153,13 @@ class Run:
                     f"the wizard asked for more than max_steps={self._options.max_steps} steps"
                 )
             with telemetry.step_span(number) as span:
-                outcome = await self._do_step(
-                    step, signature, refusals, in_doubt=doubt == signature
-                )
+                picked = await self._pick(step, signature, refusals, in_doubt=doubt == signature)
+                # Thousands of runs may wait for a connection at once: none holds the page's
+                # model (about 1.2 KB) while it sends, nor (the ``del``s below) what it picked
+                # once sent, nor the next page twice.
+                del step
+                outcome = await self._send(number, picked, signature)
+                del picked
                 if outcome.refused:
                     span.refused(outcome.type_id)
                 else:
@@ -141,13 +169,14 @@ class Run:
                 refusals.add(number, outcome, self._options.stall_limit)
             elif refusals.count:
                 refusals = Refusals()
-            step = outcome.step
-            signature = outcome.signature
+            step, signature = outcome.step, outcome.signature
+            del outcome
         return await self._finish(step)
 
-    async def _do_step(
+    async def _pick(
         self, step: WizardStep, signature: str, refusals: Refusals, *, in_doubt: bool
-    ) -> StepOutcome:
+    ) -> _Picked:
+        """The type and files to send for ``step``, checked; its ``StepStarted``."""
         state = self.state
         number = state.number
         current = state.cp.current
@@ -177,23 +206,30 @@ class Run:
                     resumed=reused,
                 )
             )
-        paths = await self._uploader.upload_all(number, current, docs, wants_events)
+        return _Picked(step.uuid, current, docs, supplied, in_doubt and reused, wants_events)
+
+    async def _send(self, number: int, picked: _Picked, signature: str) -> StepOutcome:
+        """Upload the picked files, submit them once, and read what the server made of it."""
+        current, uuid = picked.current, picked.uuid
+        paths = await self._uploader.upload_all(number, current, picked.docs, picked.wants_events)
         reply, reconciled = await self._submitter.submit(
-            number, step, current, paths, in_doubt=in_doubt and reused
+            number, uuid, current, paths, in_doubt=picked.in_doubt
         )
         said = reply.reason()
         if not reconciled and reply.code == WIZARD_INTERMEDIATE and not reply.types:
             # An echo of the submitted types, not the next page: read the page.
             reply = await self._submitter.read(number)
         reply_signature = step_signature(reply)  # once: compared here, then the next step's
-        if relation(step, signature, reply, reply_signature) is not Relation.MOVED:
-            return await self._refused(number, current, reply, said, supplied, reply_signature)
-        await self._committed(step, current, paths, reply, reconciled=reconciled)
-        return StepOutcome(reply, reply_signature, chosen.id)
+        if relation(signature, reply, reply_signature) is not Relation.MOVED:
+            return await self._refused(
+                number, current, reply, said, picked.supplied, reply_signature
+            )
+        await self._committed(uuid, current, paths, reply, reconciled=reconciled)
+        return StepOutcome(reply, reply_signature, current.type_id)
 
     async def _committed(
         self,
-        step: WizardStep,
+        uuid: str,
         current: LiveStepInProgress,
         paths: list[str],
         reply: WizardStep,
@@ -206,10 +242,7 @@ class Run:
         # Another procedure shown after the commit (a reply or read that skipped the 202):
         # the server closed this one and opened the next level's. The run ends here.
         replaced = bool(
-            reply.code == WIZARD_INTERMEDIATE
-            and reply.uuid
-            and step.uuid
-            and reply.uuid != step.uuid
+            reply.code == WIZARD_INTERMEDIATE and reply.uuid and uuid and reply.uuid != uuid
         )
         if reply.uuid and reply.uuid != state.cp.uuid and not replaced:
             state.cp.uuid = reply.uuid

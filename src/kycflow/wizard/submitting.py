@@ -10,6 +10,7 @@ way, whatever the attempt number.
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 
 from ..errors import (
@@ -40,21 +41,18 @@ class Relation(Enum):
     """The same page asking for fewer of its types: the submitted type was refused."""
 
 
-def relation(
-    before: WizardStep, before_signature: str, now: WizardStep, now_signature: str | None = None
-) -> Relation:
-    """Whether ``now`` is the step ``before`` again (refused or not committed) or another
-    (``now_signature``: ``now``'s, when the caller has it already)."""
+def relation(before_signature: str, now: WizardStep, now_signature: str | None = None) -> Relation:
+    """Whether ``now`` is the step of ``before_signature`` (its ``step_signature``) again,
+    refused or not committed, or another (``now_signature``: ``now``'s, when the caller has
+    it already)."""
     if (now_signature or step_signature(now)) == before_signature:
         return Relation.SAME
-    if (
-        now.code == WIZARD_INTERMEDIATE
-        and now.workflow == before.workflow
-        and (not now.uuid or not before.uuid or now.uuid == before.uuid)
-    ):
-        ids = {t.id for t in now.types}
-        if ids and ids < {t.id for t in before.types}:
-            return Relation.FEWER
+    if now.code == WIZARD_INTERMEDIATE:
+        uuid, _, workflow, type_ids = json.loads(before_signature)
+        if now.workflow == workflow and (not now.uuid or not uuid or now.uuid == uuid):
+            ids = {t.id for t in now.types}
+            if ids and ids < set(type_ids):
+                return Relation.FEWER
     return Relation.MOVED
 
 
@@ -99,16 +97,16 @@ class Submitter:
     async def submit(
         self,
         number: int,
-        step: WizardStep,
+        uuid: str,
         current: LiveStepInProgress,
         paths: list[str],
         *,
         in_doubt: bool = False,
     ) -> _Reply:
-        """Submit the step exactly once.
+        """Submit the step (the wizard procedure ``uuid``, ``current``'s type) exactly once.
 
         Returns the server's reply (``reconciled`` False), or the step read from the wizard
-        after an ambiguous outcome (``reconciled`` True: it is not ``SAME`` as ``step``).
+        after an ambiguous outcome (``reconciled`` True: it is not ``SAME`` as the step).
         ``in_doubt``: an earlier attempt (of a previous run) may have reached the server.
         """
         tried = _Attempts(in_doubt)
@@ -116,7 +114,7 @@ class Submitter:
             if tried.doubts:
                 await self._pacer.settle(tried.doubts)
                 now = await self.read(number)
-                if relation(step, current.signature, now) is not Relation.SAME:
+                if relation(current.signature, now) is not Relation.SAME:
                     return now, True
                 # Still the same step: the earlier attempt did not commit; send it again.
                 await self._pacer.retrying(
@@ -125,32 +123,32 @@ class Submitter:
             current.submit_in_flight = True
             current.submitted_files = list(paths)
             await self._state.save()
-            outcome = await self._attempt(number, step, current, paths, tried)
+            outcome = await self._attempt(number, uuid, current, paths, tried)
             if outcome is not None:
                 return outcome
 
     async def _attempt(
         self,
         number: int,
-        step: WizardStep,
+        uuid: str,
         current: LiveStepInProgress,
         paths: list[str],
         tried: _Attempts,
     ) -> _Reply | None:
         """One submit: its outcome, or None to go round again."""
         try:
-            reply = await self._wizard.submit(step.uuid, current.type_id, list(paths))
+            reply = await self._wizard.submit(uuid, current.type_id, list(paths))
         except ProtocolError as exc:
             if exc.transient:
                 raise  # not raised by ``submit`` (an unreadable 2xx is an unknown outcome)
             # A 2xx error object: the server says no, unless the wizard moved regardless.
-            return await self._moved_or_raise(number, step, current, exc)
+            return await self._moved_or_raise(number, current, exc)
         except OutcomeUnknownError as exc:
             # Never resend blindly: the server may hold (or have committed) this submit.
             # An error ending the run leaves the checkpoint marking it in flight.
             self._state.last_error = exc.cause
             if _answered(exc):
-                return await self._after_empty_reply(number, step, current)
+                return await self._after_empty_reply(number, current)
             tried.doubt()
             return None
         except (ConflictError, BadRequestError) as exc:
@@ -159,8 +157,8 @@ class Submitter:
             # A resend (or a repeat of another tab's submit) refused: read where we are.
             tried.conflicts += 1
             if tried.conflicts < self._max_attempts:
-                return await self._moved_or_doubt(number, step, current, exc, tried)
-            return await self._moved_or_raise(number, step, current, exc)
+                return await self._moved_or_doubt(number, current, exc, tried)
+            return await self._moved_or_raise(number, current, exc)
         except APIConnectionError as exc:
             # Not an unknown outcome: the transport proved it never left (connect errors).
             if not is_transient(exc):
@@ -175,41 +173,40 @@ class Submitter:
         return reply, False
 
     async def _moved_or_raise(
-        self, number: int, step: WizardStep, current: LiveStepInProgress, exc: Exception
+        self, number: int, current: LiveStepInProgress, exc: Exception
     ) -> _Reply:
         now = await self.read(number)
-        if relation(step, current.signature, now) is not Relation.SAME:
+        if relation(current.signature, now) is not Relation.SAME:
             return now, True
         raise exc
 
     async def _moved_or_doubt(
         self,
         number: int,
-        step: WizardStep,
         current: LiveStepInProgress,
         exc: Exception,
         tried: _Attempts,
     ) -> _Reply | None:
         now = await self.read(number)
-        if relation(step, current.signature, now) is not Relation.SAME:
+        if relation(current.signature, now) is not Relation.SAME:
             return now, True
         self._state.last_error = exc
         tried.doubt()
         return None
 
-    async def _after_empty_reply(
-        self, number: int, step: WizardStep, current: LiveStepInProgress
-    ) -> _Reply:
+    async def _after_empty_reply(self, number: int, current: LiveStepInProgress) -> _Reply:
         """A 2xx reply that says nothing: the server took the submit. Let it process, read;
         a step still shown after the settles was refused, and is not sent again."""
-        now = step
-        for attempt in range(1, _EMPTY_REPLY_READS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             await self._pacer.settle(attempt)
             now = await self.read(number)
-            if relation(step, current.signature, now) is not Relation.SAME:
+            if relation(current.signature, now) is not Relation.SAME:
                 return now, True
-        current.submit_in_flight = False
-        return now, False
+            if attempt >= _EMPTY_REPLY_READS:
+                current.submit_in_flight = False
+                return now, False
 
 
 def check_code(step: WizardStep) -> None:
