@@ -253,8 +253,10 @@ async def test_a_waiter_that_times_out_takes_no_place_and_leaves_no_timer(
     timers: list[asyncio.TimerHandle] = []
     call_later = loop.call_later
 
-    def recording_call_later(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
-        timers.append(call_later(delay, callback, *args))
+    def recording_call_later(
+        delay: float, callback: Any, *args: Any, **kwargs: Any
+    ) -> asyncio.TimerHandle:
+        timers.append(call_later(delay, callback, *args, **kwargs))
         return timers[-1]
 
     monkeypatch.setattr(loop, "call_later", recording_call_later)

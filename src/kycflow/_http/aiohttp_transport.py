@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ssl as ssl_module
 import time
 from collections import deque
@@ -244,7 +245,11 @@ class _Places:
         waiter: asyncio.Future[bool] = loop.create_future()  # True: a place; False: timed out
         self._waiters.append(waiter)
         # A bare timer, not ``asyncio.timeout``: each of thousands of queued requests holds one.
-        timer = None if give_up_after is None else loop.call_later(give_up_after, _expire, waiter)
+        timer = (
+            None
+            if give_up_after is None
+            else loop.call_later(give_up_after, _expire, waiter, context=_NO_CONTEXT)
+        )
         try:
             placed = await waiter
         except BaseException:
@@ -268,6 +273,11 @@ class _Places:
                 waiter.set_result(True)
                 return
         self._free += 1
+
+
+# ``_expire`` reads no context variable: its timers share this one rather than copy the
+# caller's, as each of thousands of queued requests holds a timer.
+_NO_CONTEXT = contextvars.Context()
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:

@@ -22,6 +22,7 @@ from .seam import StreamBody
 __all__ = ["MultipartUpload", "UploadPart"]
 
 _OCTET_STREAM = "application/octet-stream"
+_FORM_DATA = "multipart/form-data; boundary="
 # In-memory documents up to this size are written as one buffer (aiohttp warns about single
 # bytes bodies over 1 MiB; larger ones are written in chunks).
 _INLINE_MAX_BYTES = 512 * 1024
@@ -66,23 +67,22 @@ class MultipartUpload(StreamBody):
 
     __slots__ = (
         "_chunk",
+        "_form",
         "_head",
         "_length",
         "_limit",
         "_part",
         "_size",
-        "_tail",
         "content_type",
         "failure",
     )
 
     def __init__(self, part: UploadPart, field: str, *, chunk_size: int, limit: int) -> None:
         boundary = os.urandom(16).hex()
-        self.content_type = f"multipart/form-data; boundary={boundary}"
-        marker = boundary.encode("ascii")
-        head = _part_head(field, part.name, part.content_type or _OCTET_STREAM)
-        self._head = b"".join((b"--", marker, b"\r\n", head))
-        self._tail = b"".join((b"\r\n--", marker, b"--\r\n"))
+        self.content_type = self._form = f"{_FORM_DATA}{boundary}"
+        # The part's header block is shared per name; the framing around it is made only when
+        # the body is written, not held by each of thousands of uploads waiting to be sent.
+        self._head = _part_head(field, part.name, part.content_type or _OCTET_STREAM)
         self._part = part
         self._chunk = chunk_size
         self._limit = limit
@@ -93,7 +93,8 @@ class MultipartUpload(StreamBody):
             self._size: int | None = len(data)
         else:
             self._size = part.size if part.path is not None else None
-        framing = len(self._head) + len(self._tail)
+        # "--" boundary CRLF head ... CRLF "--" boundary "--" CRLF
+        framing = 2 * len(boundary) + len(self._head) + 12
         self._length = None if self._size is None else framing + self._size
         self.failure: str | None = None
 
@@ -101,10 +102,18 @@ class MultipartUpload(StreamBody):
     def length(self) -> int | None:
         return self._length
 
+    def _framing(self) -> tuple[bytes, bytes]:
+        """The bytes before the document's and after them."""
+        marker = self._form[len(_FORM_DATA) :].encode("ascii")
+        return b"".join((b"--", marker, b"\r\n", self._head)), b"".join(
+            (b"\r\n--", marker, b"--\r\n")
+        )
+
     def whole(self) -> bytes | None:
         data = self._part.data
         if data is not None and len(data) <= _INLINE_MAX_BYTES:
-            return b"".join((self._head, data, self._tail))
+            head, tail = self._framing()
+            return b"".join((head, data, tail))
         return None
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -112,7 +121,8 @@ class MultipartUpload(StreamBody):
         if whole is not None:
             yield whole
             return
-        yield self._head
+        head, tail = self._framing()
+        yield head
         data = self._part.data
         if data is not None:
             view, step = memoryview(data), self._chunk
@@ -123,7 +133,7 @@ class MultipartUpload(StreamBody):
             async with contextlib.aclosing(self._streamed()) as streamed:
                 async for chunk in streamed:
                     yield chunk
-        yield self._tail
+        yield tail
 
     async def _streamed(self) -> AsyncGenerator[bytes, None]:
         part, size = self._part, self._size

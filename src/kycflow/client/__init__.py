@@ -132,10 +132,11 @@ class Client:
         self._transport = state.transport
         self._auth = state.auth
         self._requester: Requester | None = AuthRequester(self) if state.auth is not None else None
-        self._verifications = Verifications(self)
         self._wizard = Wizard(self)
         self._files = Files(self)
-        self._documents = Documents(self)
+        # Made when first used: a view per user that only runs the wizard never needs them.
+        self._verifications: Verifications | None = None
+        self._documents: Documents | None = None
 
     def _view(self, **changes: Any) -> Client:
         # ``copy.copy``'s result, without its generic machinery (a view is made per user).
@@ -150,10 +151,12 @@ class Client:
         kind = "Client" if self._state.root else "Client view"
         return f"<{kind} {self._transport.base_url} auth={type(self._auth).__name__}>"
 
-    # The endpoint groups: one read-only property each, built once per client or view.
+    # The endpoint groups: one read-only property each, built at most once per client or view.
     @property
     def verifications(self) -> Verifications:
         """The verification history: ``list(...)``, ``iterate(...)``, ``get(id)``."""
+        if self._verifications is None:
+            self._verifications = Verifications(self)
         return self._verifications
 
     @property
@@ -169,12 +172,14 @@ class Client:
     @property
     def documents(self) -> Documents:
         """The client's documents: ``list``, ``iterate``, ``get``, ``create``, ``delete``."""
+        if self._documents is None:
+            self._documents = Documents(self)
         return self._documents
 
     @property
     def with_raw_response(self) -> RawResponses:
         """The endpoint groups, returning ``RawResponse`` (``.request_id``, ``.parse()``...)."""
-        return RawResponses(self._verifications, self._wizard, self._files, self._documents)
+        return RawResponses(self.verifications, self._wizard, self._files, self.documents)
 
     @property
     def base_url(self) -> str:

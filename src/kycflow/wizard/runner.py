@@ -145,7 +145,9 @@ class WizardRunner:
             sleep=sleep,
             rng=rng,
         )
-        if options is not None and built != _DEFAULTS:
+        if built == _DEFAULTS:
+            built = _DEFAULTS  # one shared object: a runner may be made per run, for thousands
+        elif options is not None:
             raise ConfigurationError("pass options= or the options' keywords, not both")
         self.client = client
         self.provider = provider

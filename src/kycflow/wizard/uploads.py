@@ -69,11 +69,12 @@ class Uploader:
             for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
                 if path is not None:
                     await self._uploaded(number, current.type_id, index, doc, path, reused=True)
-        pending = [(index, doc) for index, doc in enumerate(docs) if paths[index] is None]
+        pending = [index for index, path in enumerate(paths) if path is None]
         if len(pending) == 1:
             # No sibling to cancel: a task, a TaskGroup and a coroutine frame (held by each of
             # thousands of waiting runs) would cost more than they do.
-            index, doc = pending[0]
+            index = pending[0]
+            doc = docs[index]
             path = await self._pacer.retry_call(
                 "upload", number, current.type_id, self._files.upload, doc,
                 around=self._span(current.type_id, doc),
@@ -85,14 +86,14 @@ class Uploader:
             # and waits for them: the client closes each upload's stream in its own ``finally``.
             try:
                 async with asyncio.TaskGroup() as group:
-                    for index, doc in pending:
+                    for index in pending:
                         group.create_task(
                             self._upload_one(
                                 number,
                                 current,
                                 paths,
                                 index,
-                                doc,
+                                docs[index],
                                 semaphore=semaphore,
                                 wants_events=wants_events,
                             )
