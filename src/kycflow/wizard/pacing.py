@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -123,3 +125,43 @@ class Pacer:
                 reason=type(cause or exc).__name__ if exc is not None else "unknown",
             )
         )
+
+
+# The deadline's callback reads no context variable: its timers share this one rather than copy
+# the run's, as each of thousands of waiting runs holds one.
+_NO_CONTEXT = contextvars.Context()
+
+
+class RunDeadline:
+    """``asyncio.timeout`` for the current task, as one slotted object and a bare timer (each of
+    thousands of waiting runs holds them): started when made, ``stop``-ped once at the end."""
+
+    __slots__ = ("_cancelling", "_task", "_timer", "expired")
+
+    def __init__(self, seconds: float | None) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("RunDeadline needs a running task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self.expired = False
+        loop = asyncio.get_running_loop()
+        self._timer = (
+            None if seconds is None else loop.call_later(seconds, self._expire, context=_NO_CONTEXT)
+        )
+
+    def _expire(self) -> None:
+        self._timer = None
+        self.expired = True
+        self._task.cancel()
+
+    def stop(self) -> bool:
+        """Stop the timer. True when it had expired and the task's cancellation is its own
+        alone (as ``asyncio.timeout`` decides whether to raise ``TimeoutError``)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.expired:
+            return False
+        self.expired = False  # the cancel it made is taken back once
+        return self._task.uncancel() <= self._cancelling

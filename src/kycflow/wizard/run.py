@@ -17,7 +17,7 @@ from .checkpoint import step_signature
 from .choosing import Chooser, Supplied, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted
 from .options import RunnerOptions
-from .pacing import Pacer
+from .pacing import Pacer, RunDeadline
 from .refusals import Refusals, StepOutcome
 from .reporting import Reporter, log
 from .results import (
@@ -95,33 +95,80 @@ class Run:
 
     async def execute(self) -> WizardResult:
         """The run, from loading its checkpoint to the wizard's end."""
+        # The deadline, the step loop and the failure report in one frame: each of thousands
+        # of runs waiting at once holds it.
         state = self.state
-        deadline = self._options.deadline
+        deadline = RunDeadline(self._options.deadline)
         try:
-            try:
-                async with asyncio.timeout(deadline) as scope:
-                    return await self._drive()
-            except TimeoutError as exc:
-                if scope.expired() and not isinstance(exc, WizardDeadlineError):
-                    raise WizardDeadlineError(
-                        f"the wizard run did not finish within {deadline} seconds; "
-                        f"last transient failure: {describe_cause(state.last_error)}",
-                        last_error=state.last_error,
-                    ) from exc
+            step, doubt = await self._begin()
+            refusals = Refusals()
+            signature = step_signature(step)  # once per step: it is compared, and checkpointed
+            while not step.is_final:
+                number = state.number
+                check_supported(step, number)
+                if len(state.cp.steps) >= self._options.max_steps:
+                    raise WizardStepLimitError(
+                        f"the wizard asked for more than max_steps={self._options.max_steps} steps"
+                    )
+                with telemetry.step_span(number) as span:
+                    picked = await self._pick(
+                        step, signature, refusals, in_doubt=doubt == signature
+                    )
+                    # No run holds the page's model (about 1.2 KB) while it sends, nor (the
+                    # ``del``s below) what it picked once sent, nor the next page twice.
+                    del step
+                    outcome = await self._send(number, picked, signature)
+                    del picked
+                    if outcome.refused:
+                        span.refused(outcome.type_id)
+                    else:
+                        span.committed(state.cp.steps[-1], refused=False)
+                doubt = None
+                if outcome.refused:
+                    refusals.add(number, outcome, self._options.stall_limit)
+                elif refusals.count:
+                    refusals = Refusals()
+                step, signature = outcome.step, outcome.signature
+                del outcome
+            result = await self._finish(step)
+        except asyncio.CancelledError as exc:
+            if not deadline.stop():  # cancelled by someone else: as it is
+                log.info("wizard.cancelled", run_id=state.run_id, step=state.number)
                 raise
-        except asyncio.CancelledError:
-            log.info("wizard.cancelled", run_id=state.run_id, step=state.number)
-            raise
+            await self._failed(error := self._deadline_error())
+            raise error from exc
         except Exception as exc:
-            await self._reporter.emit(
-                Failed(
-                    run_id=state.run_id,
-                    step=state.number,
-                    error=type(exc).__name__,
-                    message=str(exc)[:_FAILED_MESSAGE_CHARS],
-                )
-            )
+            expired = deadline.stop()
+            if (
+                expired
+                and isinstance(exc, TimeoutError)
+                and not isinstance(exc, WizardDeadlineError)
+            ):
+                await self._failed(error := self._deadline_error())
+                raise error from exc
+            await self._failed(exc)
             raise
+        deadline.stop()
+        return result
+
+    def _deadline_error(self) -> WizardDeadlineError:
+        state = self.state
+        return WizardDeadlineError(
+            f"the wizard run did not finish within {self._options.deadline} seconds; "
+            f"last transient failure: {describe_cause(state.last_error)}",
+            last_error=state.last_error,
+        )
+
+    async def _failed(self, exc: Exception) -> None:
+        state = self.state
+        await self._reporter.emit(
+            Failed(
+                run_id=state.run_id,
+                step=state.number,
+                error=type(exc).__name__,
+                message=str(exc)[:_FAILED_MESSAGE_CHARS],
+            )
+        )
 
     async def _begin(self) -> tuple[WizardStep, str | None]:
         """Load and align the checkpoint; the server's step and the signature in doubt."""
@@ -140,39 +187,6 @@ class Run:
         await state.save()
         return step, doubt
 
-    async def _drive(self) -> WizardResult:
-        state = self.state
-        step, doubt = await self._begin()
-        refusals = Refusals()
-        signature = step_signature(step)  # once per step: it is compared, and checkpointed
-        while not step.is_final:
-            number = state.number
-            check_supported(step, number)
-            if len(state.cp.steps) >= self._options.max_steps:
-                raise WizardStepLimitError(
-                    f"the wizard asked for more than max_steps={self._options.max_steps} steps"
-                )
-            with telemetry.step_span(number) as span:
-                picked = await self._pick(step, signature, refusals, in_doubt=doubt == signature)
-                # Thousands of runs may wait for a connection at once: none holds the page's
-                # model (about 1.2 KB) while it sends, nor (the ``del``s below) what it picked
-                # once sent, nor the next page twice.
-                del step
-                outcome = await self._send(number, picked, signature)
-                del picked
-                if outcome.refused:
-                    span.refused(outcome.type_id)
-                else:
-                    span.committed(state.cp.steps[-1], refused=False)
-            doubt = None
-            if outcome.refused:
-                refusals.add(number, outcome, self._options.stall_limit)
-            elif refusals.count:
-                refusals = Refusals()
-            step, signature = outcome.step, outcome.signature
-            del outcome
-        return await self._finish(step)
-
     async def _pick(
         self, step: WizardStep, signature: str, refusals: Refusals, *, in_doubt: bool
     ) -> _Picked:
@@ -185,8 +199,9 @@ class Run:
         supplied = await self._chooser.supplied(step, number, refusals.excluded, refusals.reason)
         chosen, docs = self._chooser.choose(step, supplied, current)
         # Every file is checked, with the client's limits, before the step's first request,
-        # so a bad file costs nothing.
-        docs = [await validate(self._files, doc) for doc in docs]
+        # so a bad file costs nothing. In place: the list is the chooser's own copy.
+        for index, doc in enumerate(docs):
+            docs[index] = await validate(self._files, doc)
         reused = current is not None and current.type_id == chosen.id
         wants_events = self._reporter.wants()  # once per step: cheap, but it adds up
         if current is None or not reused:
