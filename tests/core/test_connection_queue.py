@@ -198,6 +198,37 @@ async def test_a_call_cancelled_while_it_waits_takes_no_place(serve: Any) -> Non
     assert server.most_in_flight == 2
 
 
+async def test_a_call_cancelled_as_it_is_handed_a_place_passes_it_on(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kycflow._http.aiohttp_transport import _Places
+
+    async with busy_pool(serve) as (server, authed, holders):
+        first = asyncio.create_task(authed.wizard.start())
+        await asyncio.sleep(0.02)
+        second = asyncio.create_task(authed.wizard.start())
+        await asyncio.sleep(0.02)
+        give_back = _Places.give_back
+        handed: list[bool] = []
+
+        def give_back_then_cancel(places: Any) -> None:
+            give_back(places)
+            if not handed:  # the first place freed goes to ``first``: cancel it before it runs
+                handed.append(True)
+                first.cancel()
+
+        monkeypatch.setattr(_Places, "give_back", give_back_then_cancel)
+        await asyncio.gather(*holders)
+        await asyncio.wait_for(second, 5)
+        server.most_in_flight = 0
+        server.delays = [0.05]
+        # The place ``first`` was handed was passed on, not lost: both are free again.
+        await asyncio.gather(*(authed.wizard.start() for _ in range(4)))
+    assert first.cancelled()
+    assert server.requests == 7  # ``first`` sent nothing
+    assert server.most_in_flight == 2
+
+
 async def test_the_queue_survives_a_look_at_the_session(serve: Any) -> None:
     async with busy_pool(serve) as (server, authed, holders):
         authed.transport.session()  # public: must not open a second, empty queue
@@ -215,6 +246,21 @@ async def test_the_queue_survives_a_look_at_the_session(serve: Any) -> None:
 # no place lost to a waiter cancelled just as it was handed one.
 
 
+async def wait_for_place(places: Any, give_up_after: float | None = None) -> None:
+    """A place from ``places`` as ``AiohttpTransport.send`` takes one from a full pool."""
+    waiter, timer = places.join(give_up_after)
+    try:
+        placed = await waiter
+    except BaseException:
+        places.leave(waiter)
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if not placed:
+        raise TimeoutError
+
+
 async def test_places_are_handed_over_in_turn_and_never_lost() -> None:
     from kycflow._http.aiohttp_transport import _Places
 
@@ -223,7 +269,7 @@ async def test_places_are_handed_over_in_turn_and_never_lost() -> None:
     order: list[int] = []
 
     async def waiter(number: int) -> None:
-        await places.wait()
+        await wait_for_place(places)
         order.append(number)
 
     tasks = [asyncio.create_task(waiter(n)) for n in range(4)]
@@ -263,11 +309,11 @@ async def test_a_waiter_that_times_out_takes_no_place_and_leaves_no_timer(
     places = _Places(1)
     assert places.take()
     with pytest.raises(TimeoutError):
-        await places.wait(0.01)
+        await wait_for_place(places, 0.01)
     [timed_out] = places._waiters
     assert timed_out.done()
     assert timed_out.result() is False  # no exception (and traceback) kept while it waits
-    patient = asyncio.create_task(places.wait(5.0))
+    patient = asyncio.create_task(wait_for_place(places, 5.0))
     await asyncio.sleep(0)
     places.give_back()  # skips the timed-out waiter: the patient one gets the place
     await patient

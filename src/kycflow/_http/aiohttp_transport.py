@@ -162,12 +162,18 @@ class AiohttpTransport(AsyncTransport):
             bound = None if limits is None else _min_of(limits.pool, limits.total)
             started = time.monotonic()
             self._waiting += 1
+            waiter, timer = gate.join(bound)
             try:
-                await gate.wait(bound)
-            except TimeoutError:
-                raise _waited_too_long() from None
+                placed = await waiter
+            except BaseException:
+                gate.leave(waiter)
+                raise
             finally:
                 self._waiting -= 1
+                if timer is not None:
+                    timer.cancel()
+            if not placed:
+                raise _waited_too_long()
             limits = _left_after_wait(gate, limits, bound, started)
         timeout = session.timeout
         if limits is not None:  # what a request has left after a wait is not worth caching
@@ -238,11 +244,14 @@ class _Places:
             return True
         return False
 
-    async def wait(self, give_up_after: float | None = None) -> None:
-        """Wait for a place: ``give_back`` hands one over, in turn; ``TimeoutError`` after
-        ``give_up_after`` seconds without one."""
+    def join(
+        self, give_up_after: float | None = None
+    ) -> tuple[asyncio.Future[bool], asyncio.TimerHandle | None]:
+        """Join the queue: a future that ``give_back`` sets True (a place, in turn) or that is
+        set False after ``give_up_after`` seconds; the timer, to cancel once it is done. The
+        caller awaits the future in its own frame, and calls ``leave`` if that fails."""
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()  # True: a place; False: timed out
+        waiter: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(waiter)
         # A bare timer, not ``asyncio.timeout``: each of thousands of queued requests holds one.
         timer = (
@@ -250,19 +259,14 @@ class _Places:
             if give_up_after is None
             else loop.call_later(give_up_after, _expire, waiter, context=_NO_CONTEXT)
         )
-        try:
-            placed = await waiter
-        except BaseException:
-            # Cancelled after a place was handed over: pass it on. A waiter cancelled or timed
-            # out before stays in the queue, done: ``give_back`` skips it.
-            if waiter.done() and not waiter.cancelled() and waiter.result():
-                self.give_back()
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-        if not placed:
-            raise TimeoutError
+        return waiter, timer
+
+    def leave(self, waiter: asyncio.Future[bool]) -> None:
+        """The wait for ``waiter`` failed (cancelled): a place handed over already is passed
+        on. A waiter cancelled or timed out before stays in the queue, done: ``give_back``
+        skips it."""
+        if waiter.done() and not waiter.cancelled() and waiter.result():
+            self.give_back()
 
     def give_back(self) -> None:
         """Free a place: to the first still waiting, if any."""

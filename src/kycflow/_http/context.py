@@ -39,7 +39,8 @@ class Call(NamedTuple):
     template: str
     """The path as logged and reported (``/v2/my/documents/{id}``): never an id."""
     headers: Mapping[str, str]
-    """Without auth: each attempt adds the auth's headers of the moment."""
+    """With the auth's ``fixed_headers`` when it has them; else each attempt adds the auth's
+    headers of the moment."""
     body: bytes | StreamBody | None
     timeout: aiohttp.ClientTimeout
     deadline_at: float | None

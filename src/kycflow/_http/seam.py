@@ -67,6 +67,7 @@ class HTTPRequest:
     url: str
     """Absolute, query included."""
     headers: Mapping[str, str]
+    """Read-only: the same mapping may be shared by many requests."""
     body: bytes | StreamBody | None = field(default=None, repr=False)
     timeout: Timeouts | None = None
     """Connect/read/total limits of this request (None: the transport's own)."""

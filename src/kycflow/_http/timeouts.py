@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import aiohttp
 
 from .._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
@@ -43,9 +41,8 @@ def capped_limits(limits: Timeouts, remaining: float) -> Timeouts:
     """``limits`` with the total cut to the ``remaining`` seconds of a call's deadline."""
     if limits.total is not None and limits.total <= remaining:
         return limits  # already within the deadline: the same object, no new one per call
-    return replace(
-        limits, total=remaining if limits.total is None else min(limits.total, remaining)
-    )
+    total = remaining if limits.total is None else min(limits.total, remaining)
+    return Timeouts(total=total, connect=limits.connect, read=limits.read, pool=limits.pool)
 
 
 # Cached both ways, by identity: a call's timeout is most often one shared object (the client's

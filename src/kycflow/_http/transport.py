@@ -50,6 +50,8 @@ from .wire import check_base_url, join_url, request_id_of, with_query
 __all__ = ["MAX_REDIRECTS", "CallOptions", "Response", "Transport", "make_timeout"]
 
 _NO_AUTH: Mapping[str, str] = {}
+# Absolute URLs by path: thousands of calls waiting at once share one string per endpoint.
+_URL_CACHE_LIMIT = 256
 
 
 class Transport:
@@ -87,6 +89,7 @@ class Transport:
         )
         added = self.sender.default_headers
         self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
+        self._urls: dict[str, str] = {}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
         # A ``LocalCoordinator`` (with its own ``acquire``: a subclass may count or log there)
@@ -169,12 +172,19 @@ class Transport:
         secrets = None
         if json is not None:
             (payload, secrets), content_type = encode_json(json), "application/json"
-        if content_type or options.extra_headers:
+        fixed = None if auth is None else getattr(auth, "fixed_headers", None)
+        if content_type or options.extra_headers or fixed:
             headers = {**headers, **(options.extra_headers or {})}
             if content_type:
                 headers["Content-Type"] = content_type
+            if fixed:  # never change (``CallAuth``): one dict for every attempt of the call
+                headers.update(fixed)
         deadline = options.deadline
-        url = join_url(self.base_url, path)
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_LIMIT:
+                self._urls.clear()
+            url = self._urls[path] = join_url(self.base_url, path)
         call = Call(
             method.upper(),
             with_query(url, params) if params else url,
@@ -219,15 +229,18 @@ class Transport:
         )
         replayed = False
         while True:
-            # The attempt's own headers (redirects edit them), the auth's of the moment added.
-            headers = dict(call.headers)
+            # The attempt's headers, never edited (a redirect's are a new dict): the call's
+            # (fixed auth headers included), or those with the auth's headers of the moment.
+            headers = call.headers
             sent_auth: Mapping[str, str] = _NO_AUTH
             auth = call.auth
             if auth is not None:
-                sent_auth = getattr(auth, "fixed_headers", None) or await _auth_headers(
-                    auth, call.requester
-                )
-                headers.update(sent_auth)
+                fixed = getattr(auth, "fixed_headers", None)
+                if fixed:
+                    sent_auth = fixed
+                else:
+                    sent_auth = await _auth_headers(auth, call.requester)
+                    headers = {**headers, **sent_auth}
             try:
                 reply = await self._exchange(call, headers, sent_auth, limits, number)
             except APIConnectionError as exc:
@@ -265,7 +278,7 @@ class Transport:
     ) -> HTTPResponse:
         """The attempt's requests: the call's own, then each redirect it is sent to."""
         method, url, body = call.method, call.url, call.body
-        send, log = self.sender.send, self._log
+        log = self._log
         for hops in range(MAX_REDIRECTS + 1):
             if hops and call.deadline_at is not None:  # each hop gets what is left, no more
                 limits = time_left(call, call.deadline_at)
@@ -273,10 +286,10 @@ class Transport:
             request = HTTPRequest(method, url, headers, body, limits, self._max_body)
             span = telemetry.http_span(method, url, call.template, number)
             if span is telemetry.NULL:  # nothing records it: no block to enter and leave
-                reply = checked_reply(await send(request), request)
+                reply = checked_reply(await self.sender.send(request), request)
             else:
                 with span:  # an over-long reply is recorded as the span's error
-                    reply = checked_reply(await send(request), request)
+                    reply = checked_reply(await self.sender.send(request), request)
                     span.status(reply.status)
             status = reply.status
             location = reply.headers.get("Location") if status in REDIRECT_STATUSES else None
