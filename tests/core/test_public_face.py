@@ -47,3 +47,22 @@ async def test_views_have_their_own_endpoint_groups() -> None:
         assert view.wizard is not client.wizard
         assert view.wizard is view.wizard  # built once per view
         assert view.files._client is view  # type: ignore[attr-defined]
+        # Made when first used, then kept; bound to the view, never to the client.
+        assert view.verifications is view.verifications
+        assert view.documents._client is view
+        assert client.documents._client is client
+
+
+async def test_a_subclass_view_keeps_its_class_and_own_attributes() -> None:
+    class TenantClient(kycflow.Client):
+        def __init__(self, base_url: str, tenant: str) -> None:
+            super().__init__(base_url)
+            self.tenant = tenant
+
+    async with TenantClient("http://127.0.0.1:9/api", "acme") as client:
+        view = client.with_auth(kycflow.BearerToken("at_x1234"))
+        assert type(view) is TenantClient
+        assert view.tenant == "acme"
+        assert view.auth is not None
+        assert client.auth is None
+        assert view.wizard._client is view

@@ -78,6 +78,19 @@ class Client:
     call to the server after a ``Retry-After`` and can cap the request rate.
     """
 
+    # Slotted: a view is made per user, and thousands may be in use at once.
+    __slots__ = (
+        "__weakref__",
+        "_auth",
+        "_documents",
+        "_files",
+        "_requester",
+        "_state",
+        "_transport",
+        "_verifications",
+        "_wizard",
+    )
+
     def __init__(
         self,
         base_url: str,
@@ -141,7 +154,9 @@ class Client:
     def _view(self, **changes: Any) -> Client:
         # ``copy.copy``'s result, without its generic machinery (a view is made per user).
         view, state = object.__new__(type(self)), self._state
-        view.__dict__.update(self.__dict__)
+        own = getattr(self, "__dict__", None)  # a subclass's own attributes
+        if own:
+            view.__dict__.update(own)
         shared = "defaults" not in changes  # same defaults: share the resolved upload options
         changes.setdefault("upload_defaults", state.upload_defaults if shared else [])
         view._bind(replace(state, root=False, **changes))

@@ -37,6 +37,8 @@ def _item(payload: Any, body: bytes, method: str, path: str) -> ClientDocument:
 class Documents:
     """The current client's documents (vendor docs: NOTES.md, "Other endpoints")."""
 
+    __slots__ = ("_client",)
+
     def __init__(self, client: ClientLike) -> None:
         self._client = client
 

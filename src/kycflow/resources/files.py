@@ -57,6 +57,8 @@ def upload_name(name: str) -> str:
 class Files:
     """Upload documents; the returned stored path goes into ``wizard.submit``."""
 
+    __slots__ = ("_client",)
+
     def __init__(self, client: ClientLike) -> None:
         self._client = client
 

@@ -23,6 +23,8 @@ ITEM_TEMPLATE = "/v2/my/verifications/{id}"
 class Verifications:
     """The current client's verification history."""
 
+    __slots__ = ("_client",)
+
     def __init__(self, client: ClientLike) -> None:
         self._client = client
 

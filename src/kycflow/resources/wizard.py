@@ -22,6 +22,8 @@ SUBMIT_PATH = "/v2/my/verifications"
 class Wizard:
     """Start the current verification procedure and submit its steps."""
 
+    __slots__ = ("_client",)
+
     def __init__(self, client: ClientLike) -> None:
         self._client = client
 

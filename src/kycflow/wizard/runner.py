@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 _DEFAULTS = RunnerOptions()
+_SILENT = Reporter(None)  # stateless: shared by runners without a callback
 _NO_LEASE = contextlib.nullcontext()
 
 
@@ -153,7 +154,8 @@ class WizardRunner:
         self.provider = provider
         self.options: RunnerOptions = options if options is not None else built
         self._chooser = Chooser(provider, self.options.type_policy)
-        self._reporter = Reporter(self.options.on_event)
+        on_event = self.options.on_event
+        self._reporter = _SILENT if on_event is None else Reporter(on_event)
 
     def __repr__(self) -> str:
         key = self.options.checkpoint_key

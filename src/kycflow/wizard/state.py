@@ -80,7 +80,7 @@ class LiveStepInProgress:
         self.type_description = type_description
         self.uploads: list[LiveUpload] = []
         self.submit_in_flight = False
-        self.submitted_files: list[str] = []
+        self.submitted_files: Sequence[str] = ()  # a list once a submit is sent
 
     def uploaded_path(self, index: int, name: str) -> str | None:
         """The stored path of file ``index`` if it was uploaded under the same name."""

@@ -69,18 +69,19 @@ class Uploader:
             for index, (doc, path) in enumerate(zip(docs, paths, strict=True)):
                 if path is not None:
                     await self._uploaded(number, current.type_id, index, doc, path, reused=True)
-        pending = [index for index, path in enumerate(paths) if path is None]
-        if len(pending) == 1:
+        missing = paths.count(None)
+        if missing == 1:
             # No sibling to cancel: a task, a TaskGroup and a coroutine frame (held by each of
             # thousands of waiting runs) would cost more than they do.
-            index = pending[0]
+            index = paths.index(None)
             doc = docs[index]
             path = await self._pacer.retry_call(
                 "upload", number, current.type_id, self._files.upload, doc,
                 around=self._span(current.type_id, doc),
             )  # fmt: skip
             await self._record(number, current, paths, index, doc, path, wants_events)
-        elif pending:
+        elif missing:
+            pending = [index for index, path in enumerate(paths) if path is None]
             semaphore = asyncio.Semaphore(self._concurrency)
             # A TaskGroup so that a failed upload, or cancelling the run, cancels the siblings
             # and waits for them: the client closes each upload's stream in its own ``finally``.
