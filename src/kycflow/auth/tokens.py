@@ -19,16 +19,20 @@ from .base import Requester, secret
 
 __all__ = ["BearerToken", "default_device_fingerprint", "tokens_from_reply"]
 
+_SCHEME = "Bearer "
+
 
 class BearerToken:
     """A fixed access token sent as ``Authorization: Bearer <token>``; never refreshed."""
 
-    __slots__ = ("_token", "fixed_headers")
+    # The header alone is kept (the token is its tail): one object per user, not two, as a
+    # web app holds one per signed-in user.
+    __slots__ = ("_header", "fixed_headers")
 
     def __init__(self, token: str | SecretStr) -> None:
-        self._token = secret(token, "token")
-        header = SecretHeader(f"Bearer {self._token.get_secret_value()}")
-        fixed = MappingProxyType({"Authorization": header})
+        checked = secret(token, "token")
+        self._header = SecretHeader(f"{_SCHEME}{checked.get_secret_value()}")
+        fixed = MappingProxyType({"Authorization": self._header})
         # None for a subclass with its own ``headers``: the call path must ask that one.
         own = type(self).headers is BearerToken.headers
         self.fixed_headers: Mapping[str, str] | None = fixed if own else None
@@ -37,17 +41,17 @@ class BearerToken:
     @property
     def token(self) -> SecretStr:
         """The token (a ``SecretStr``: call ``get_secret_value()`` to read it)."""
-        return self._token
+        return SecretStr(self._header[len(_SCHEME) :])
 
     def __repr__(self) -> str:
         return "BearerToken(token=SecretStr('**********'))"
 
     def __reduce__(self) -> tuple[type[BearerToken], tuple[SecretStr]]:
-        return type(self), (self._token,)
+        return type(self), (self.token,)
 
     async def headers(self, requester: Requester) -> Mapping[str, str]:
         """The Authorization header."""
-        return {"Authorization": SecretHeader(f"Bearer {self._token.get_secret_value()}")}
+        return {"Authorization": self._header}
 
     async def on_unauthorized(self, requester: Requester, sent: Mapping[str, str]) -> bool:
         """A fixed token cannot be renewed: never replay."""
