@@ -14,7 +14,7 @@ from ..documents import Document
 from ..errors import WizardDeadlineError, WizardStepLimitError
 from ..models.wizard import WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import step_signature
-from .choosing import Chooser, Supplied, check_supported
+from .choosing import Chooser, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted
 from .options import RunnerOptions
 from .pacing import Pacer, RunDeadline
@@ -41,21 +41,21 @@ class _Picked:
     """What a step sends: the procedure, its checkpointed progress, the files, and what the
     choice saw."""
 
-    __slots__ = ("current", "docs", "in_doubt", "supplied", "uuid", "wants_events")
+    __slots__ = ("current", "docs", "in_doubt", "supplied_ids", "uuid", "wants_events")
 
     def __init__(
         self,
         uuid: str,
         current: LiveStepInProgress,
         docs: list[Document],
-        supplied: Supplied,
+        supplied_ids: tuple[int, ...],
         in_doubt: bool,
         wants_events: bool,
     ) -> None:
         self.uuid = uuid
         self.current = current
         self.docs = docs
-        self.supplied = supplied  # the types a refusal may still be retried with
+        self.supplied_ids = supplied_ids  # the types a refusal may still be retried with
         self.in_doubt = in_doubt  # a crashed run's submit of this very step may have landed
         self.wants_events = wants_events
 
@@ -221,7 +221,8 @@ class Run:
                     resumed=reused,
                 )
             )
-        return _Picked(step.uuid, current, docs, supplied, in_doubt and reused, wants_events)
+        supplied_ids = tuple(t.id for t, _ in supplied)
+        return _Picked(step.uuid, current, docs, supplied_ids, in_doubt and reused, wants_events)
 
     async def _send(self, number: int, picked: _Picked, signature: str) -> StepOutcome:
         """Upload the picked files, submit them once, and read what the server made of it."""
@@ -237,7 +238,7 @@ class Run:
         reply_signature = step_signature(reply)  # once: compared here, then the next step's
         if relation(signature, reply, reply_signature) is not Relation.MOVED:
             return await self._refused(
-                number, current, reply, said, picked.supplied, reply_signature
+                number, current, reply, said, picked.supplied_ids, reply_signature
             )
         await self._committed(uuid, current, paths, reply, reconciled=reconciled)
         return StepOutcome(reply, reply_signature, current.type_id)
@@ -280,7 +281,7 @@ class Run:
         current: LiveStepInProgress,
         reply: WizardStep,
         reason: str | None,
-        supplied: Supplied,
+        supplied_ids: tuple[int, ...],
         signature: str,
     ) -> StepOutcome:
         """The server asked for the step again: the submit was refused, nothing committed."""
@@ -288,7 +289,7 @@ class Run:
         self.state.cp.current = None  # its files were refused with it
         await self.state.save()
         offered = {t.id for t in reply.enabled_types}
-        left = tuple(t.id for t, _ in supplied if t.id != current.type_id and t.id in offered)
+        left = tuple(i for i in supplied_ids if i != current.type_id and i in offered)
         await self._reporter.emit(
             StepRefused(
                 run_id=self.state.run_id,
