@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import contextvars
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from ._logging import get_logger
 
 _log = get_logger()
+_per_thread = threading.local()
+
+
+def timer_context() -> contextvars.Context:
+    """An empty context for kycflow's own timer callbacks (which read no context variable), so
+    that each of thousands of timers does not copy the caller's. One per thread: a context is
+    entered by one caller at a time, and event loops in other threads fire timers too."""
+    context: contextvars.Context | None = getattr(_per_thread, "context", None)
+    if context is None:
+        context = _per_thread.context = contextvars.Context()
+    return context
 
 
 async def call_maybe_async(callback: Callable[..., Any], *args: Any) -> Any:

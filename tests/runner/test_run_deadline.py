@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -117,3 +118,49 @@ async def test_a_run_past_its_deadline_fails_with_the_deadline_error() -> None:
     assert _current().cancelling() == 0
     assert isinstance(events[-1], Failed)
     assert events[-1].error == "WizardDeadlineError"
+
+
+def test_deadlines_fire_in_event_loops_of_several_threads() -> None:
+    # Timer callbacks share an empty context per thread: one shared by every thread would be
+    # "already entered" when two loops fire at once, and the callback would never run.
+    import threading
+
+    async def many() -> int:
+        async def one() -> bool:
+            deadline = RunDeadline(0.001)
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                return deadline.stop()
+            return False
+
+        return sum(await asyncio.wait_for(asyncio.gather(*(one() for _ in range(2000))), 10))
+
+    fired: list[int] = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: timers of two loops fire at once
+    threads = [threading.Thread(target=lambda: fired.append(asyncio.run(many()))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(switch)
+    assert fired == [2000] * 4
+
+
+class _Abort(BaseException):
+    """Neither an Exception nor a cancellation (as KeyboardInterrupt is)."""
+
+
+async def test_a_run_ended_by_a_base_exception_leaves_no_deadline_behind() -> None:
+    class AbortingProvider:
+        async def documents_for(self, doc_type: Any) -> None:
+            raise _Abort
+
+    runner = WizardRunner(FakeServer().client(), AbortingProvider(), deadline=0.05)
+    with pytest.raises(_Abort):
+        await runner.run()
+    await asyncio.sleep(0.15)  # past the deadline: this task is not cancelled by it
+    assert _current().cancelling() == 0

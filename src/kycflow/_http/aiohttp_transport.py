@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import ssl as ssl_module
 import time
 from collections import deque
@@ -15,6 +14,7 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
+from .._callbacks import timer_context
 from .._constants import DEFAULT_CONNECTION_LIMIT, DEFAULT_CONNECTION_LIMIT_PER_HOST
 from ..errors import APITimeoutError, ConfigurationError, KycflowError
 from .bodies import read_body
@@ -257,7 +257,7 @@ class _Places:
         timer = (
             None
             if give_up_after is None
-            else loop.call_later(give_up_after, _expire, waiter, context=_NO_CONTEXT)
+            else loop.call_later(give_up_after, _expire, waiter, context=timer_context())
         )
         return waiter, timer
 
@@ -277,11 +277,6 @@ class _Places:
                 waiter.set_result(True)
                 return
         self._free += 1
-
-
-# ``_expire`` reads no context variable: its timers share this one rather than copy the
-# caller's, as each of thousands of queued requests holds a timer.
-_NO_CONTEXT = contextvars.Context()
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:

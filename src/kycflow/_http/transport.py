@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -88,7 +89,10 @@ class Transport:
             headers=headers,
         )
         added = self.sender.default_headers
-        self._headers = {k: v for k, v in headers.items() if added.get(k) != v}
+        # Read-only: requests without headers of their own are handed this very mapping.
+        self._headers: Mapping[str, str] = MappingProxyType(
+            {k: v for k, v in headers.items() if added.get(k) != v}
+        )
         self._urls: dict[str, str] = {}
         self.retry_budget = options.retry_budget
         self.coordinator = options.coordinator
@@ -166,7 +170,7 @@ class Transport:
             raise ConfigurationError("the client is closed")
         if auth is not None and requester is None:
             raise ConfigurationError("an Auth needs a requester")
-        headers = self._headers  # never edited: each attempt edits its own copy
+        headers = self._headers
         payload: bytes | StreamBody | None = body
         content_type = None if body is None else body.content_type
         secrets = None

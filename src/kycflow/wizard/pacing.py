@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from .. import _telemetry as telemetry
+from .._callbacks import timer_context
 from .._constants import DEFAULT_RUN_DEADLINE
 from ..errors import APIConnectError, RateLimitError, WizardDeadlineError
 from . import state as _state
@@ -127,16 +127,11 @@ class Pacer:
         )
 
 
-# The deadline's callback reads no context variable: its timers share this one rather than copy
-# the run's, as each of thousands of waiting runs holds one.
-_NO_CONTEXT = contextvars.Context()
-
-
 class RunDeadline:
     """``asyncio.timeout`` for the current task, as one slotted object and a bare timer (each of
     thousands of waiting runs holds them): started when made, ``stop``-ped once at the end."""
 
-    __slots__ = ("_cancelling", "_task", "_timer", "expired")
+    __slots__ = ("_cancelling", "_taken_back", "_task", "_timer", "expired")
 
     def __init__(self, seconds: float | None) -> None:
         task = asyncio.current_task()
@@ -145,9 +140,12 @@ class RunDeadline:
         self._task = task
         self._cancelling = task.cancelling()
         self.expired = False
+        self._taken_back = False
         loop = asyncio.get_running_loop()
         self._timer = (
-            None if seconds is None else loop.call_later(seconds, self._expire, context=_NO_CONTEXT)
+            None
+            if seconds is None
+            else loop.call_later(seconds, self._expire, context=timer_context())
         )
 
     def _expire(self) -> None:
@@ -161,7 +159,7 @@ class RunDeadline:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self.expired:
+        if not self.expired or self._taken_back:
             return False
-        self.expired = False  # the cancel it made is taken back once
+        self._taken_back = True  # the cancel it made is taken back once
         return self._task.uncancel() <= self._cancelling

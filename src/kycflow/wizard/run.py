@@ -138,15 +138,19 @@ class Run:
             await self._failed(error := self._deadline_error())
             raise error from exc
         except Exception as exc:
-            expired = deadline.stop()
+            deadline.stop()
+            # A timeout while the deadline had passed is the deadline's, whoever else cancelled.
             if (
-                expired
+                deadline.expired
                 and isinstance(exc, TimeoutError)
                 and not isinstance(exc, WizardDeadlineError)
             ):
                 await self._failed(error := self._deadline_error())
                 raise error from exc
             await self._failed(exc)
+            raise
+        except BaseException:  # KeyboardInterrupt, SystemExit...: no timer left behind
+            deadline.stop()
             raise
         deadline.stop()
         return result
