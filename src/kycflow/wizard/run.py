@@ -130,7 +130,7 @@ class Run:
                     refusals = Refusals()
                 step, signature = outcome.step, outcome.signature
                 del outcome
-            result = await self._finish(step)
+            return await self._finish(step)
         except asyncio.CancelledError as exc:
             if not deadline.stop():  # cancelled by someone else: as it is
                 log.info("wizard.cancelled", run_id=state.run_id, step=state.number)
@@ -138,7 +138,7 @@ class Run:
             await self._failed(error := self._deadline_error())
             raise error from exc
         except Exception as exc:
-            deadline.stop()
+            deadline.stop()  # before the report is awaited: the timer cannot fire during it
             # A timeout while the deadline had passed is the deadline's, whoever else cancelled.
             if (
                 deadline.expired
@@ -149,11 +149,8 @@ class Run:
                 raise error from exc
             await self._failed(exc)
             raise
-        except BaseException:  # KeyboardInterrupt, SystemExit...: no timer left behind
+        finally:  # also on success, and a KeyboardInterrupt's way out: no timer left behind
             deadline.stop()
-            raise
-        deadline.stop()
-        return result
 
     def _deadline_error(self) -> WizardDeadlineError:
         state = self.state
