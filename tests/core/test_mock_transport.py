@@ -158,3 +158,16 @@ async def test_retries_pause_as_the_server_asks_then_back_off() -> None:
     assert len(sleeps) == 2
     assert 0.25 <= sleeps[0] <= 0.5  # backoff(1): equal jitter of 0.5 s
     assert 0.5 <= sleeps[1] <= 1.0  # backoff(2)
+
+
+async def test_the_base_url_is_read_only_so_requests_cannot_go_elsewhere_mid_life() -> None:
+    # The host that paces requests and the URLs already built come from it: changing it on a
+    # live client would send some requests to the old origin and some to the new.
+    mock = MockTransport(lambda request: reply(200, WIZARD))
+    async with client_over(mock) as client:
+        await client.wizard.start()
+        with pytest.raises(AttributeError):
+            client.transport.base_url = "https://elsewhere.example.test/api"  # type: ignore[misc]
+        await client.wizard.start()
+    assert client.transport.base_url == BASE
+    assert [r.url for r in mock.requests] == [BASE + "/v2/my/verifications/wizard"] * 2

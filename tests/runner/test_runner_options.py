@@ -63,3 +63,28 @@ async def test_a_runner_from_options_runs_with_them() -> None:
     # wizard has ended and the checkpoint is done: the next run starts afresh, with nothing to do.
     again = await WizardRunner(server.client(), ALL_DOCS, options=options).run()
     assert (again.done, again.steps, again.resumed) == (True, (), False)
+
+
+def test_runners_with_the_default_keywords_share_one_options_object() -> None:
+    # The shortcut compares each keyword with the options' defaults by identity, in field
+    # order: it must be the very defaults of ``WizardRunner``'s keywords, field by field.
+    from kycflow.wizard import runner as runner_module
+
+    keyword_defaults = WizardRunner.__init__.__kwdefaults__
+    assert keyword_defaults is not None
+    names = [f.name for f in dataclasses.fields(RunnerOptions)]
+    assert [keyword_defaults[name] for name in names] == list(runner_module._DEFAULT_ARGS)
+    assert all(
+        keyword_defaults[name] is value
+        for name, value in zip(names, runner_module._DEFAULT_ARGS, strict=True)
+    )
+    first = WizardRunner(FakeServer().client(), ALL_DOCS)
+    second = WizardRunner(FakeServer().client(), ALL_DOCS, deadline=600)  # equal, not the same
+    assert first.options is second.options is runner_module._DEFAULTS
+    assert first.options == RunnerOptions()
+
+
+@pytest.mark.parametrize("bad", [{"max_steps": 50.0}, {"stall_limit": 3.0}])
+def test_a_float_equal_to_a_default_integer_is_still_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        WizardRunner(FakeServer().client(), ALL_DOCS, **bad)

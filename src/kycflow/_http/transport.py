@@ -76,7 +76,8 @@ class Transport:
             raise ConfigurationError("pass options or keyword settings, not both")
         if transport is not None and (session is not None or connector is not None):
             raise ConfigurationError("pass either transport or session/connector")
-        self.base_url = check_base_url(base_url, allow_insecure_http=options.allow_insecure_http)
+        # Read-only (the property): the host, the URL cache and redirect checks come from it.
+        self._base_url = check_base_url(base_url, allow_insecure_http=options.allow_insecure_http)
         self.options = options
         self._owns_sender = transport is None
         headers = {"User-Agent": options.user_agent, "Accept": "application/json"}
@@ -104,11 +105,16 @@ class Transport:
         if isinstance(coordinator, LocalCoordinator) and own:
             self._idle_coordinator = coordinator
         self._retrier = Retrier(options)
-        self._host = urlsplit(self.base_url).netloc
+        self._host = urlsplit(self._base_url).netloc
         self._max_body = options.max_response_bytes
         self._insecure = options.allow_insecure_http
         self._log = get_logger()
         self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, checked (read-only)."""
+        return self._base_url
 
     @property
     def _sleep(self) -> Callable[[float], Awaitable[None]]:
@@ -188,7 +194,7 @@ class Transport:
         if url is None:
             if len(self._urls) >= _URL_CACHE_LIMIT:
                 self._urls.clear()
-            url = self._urls[path] = join_url(self.base_url, path)
+            url = self._urls[path] = join_url(self._base_url, path)
         call = Call(
             method.upper(),
             with_query(url, params) if params else url,

@@ -125,11 +125,13 @@ class OtelBackend:
             self._look_again()
         return self._tracing
 
-    def recording(self) -> bool:
-        """Whether a span or a duration would be recorded at all (else the hooks hand back
-        ``NULL``: a request or step costs no handle)."""
-        if not (self._tracing or self._metering):
-            self._look_again()
+    def _recording_now(self) -> bool:
+        """Whether a span or a measurement would be recorded now, asked while none was at the
+        last look (the hooks then hand back ``NULL``: a request, step or upload costs no
+        handle). Only the clock until the next look is due: it is asked on every request."""
+        if time.monotonic() < self._recheck_at:
+            return False
+        self._look_again()
         return self._tracing or self._metering
 
     def _look_again(self) -> None:
@@ -152,15 +154,19 @@ class OtelBackend:
         return RunHandle(self, run_id, state)
 
     def step_span(self, number: int) -> StepHandle | NullHandle:
-        return StepHandle(self, number) if self.recording() else NULL
+        if not (self._tracing or self._metering) and not self._recording_now():
+            return NULL
+        return StepHandle(self, number)
 
-    def upload_span(self, type_id: int, size: int | None) -> UploadHandle:
+    def upload_span(self, type_id: int, size: int | None) -> UploadHandle | NullHandle:
+        if not (self._tracing or self._metering) and not self._recording_now():
+            return NULL
         return UploadHandle(self, type_id, size)
 
     def http_span(
         self, method: str, url: str, template: str, attempt: int
     ) -> HttpHandle | NullHandle:
-        if not self.recording():
+        if not (self._tracing or self._metering) and not self._recording_now():
             return NULL
         end = url.find("/", url.find("//") + 2)
         origin = url if end < 0 else url[:end]

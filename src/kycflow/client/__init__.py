@@ -151,15 +151,26 @@ class Client:
         self._verifications: Verifications | None = None
         self._documents: Documents | None = None
 
-    def _view(self, **changes: Any) -> Client:
-        # ``copy.copy``'s result, without its generic machinery (a view is made per user).
+    def _view(self, auth: Auth | None, defaults: CallOptions | None = None) -> Client:
+        # ``copy.copy``'s result, without its generic machinery (a view is made per user), and
+        # its state built directly (``dataclasses.replace`` inspects the fields every time).
         view, state = object.__new__(type(self)), self._state
         own = getattr(self, "__dict__", None)  # a subclass's own attributes
         if own:
             view.__dict__.update(own)
-        shared = "defaults" not in changes  # same defaults: share the resolved upload options
-        changes.setdefault("upload_defaults", state.upload_defaults if shared else [])
-        view._bind(replace(state, root=False, **changes))
+        # The same defaults share the resolved upload options; new ones resolve their own.
+        upload_defaults = state.upload_defaults if defaults is None else []
+        view._bind(
+            ClientState(
+                state.transport,
+                auth,
+                state.defaults if defaults is None else defaults,
+                state.upload,
+                state.max_upload_bytes,
+                False,
+                upload_defaults,
+            )
+        )
         return view
 
     def __repr__(self) -> str:
@@ -225,7 +236,7 @@ class Client:
         """A view that sends ``auth``, sharing this client's pool (opens nothing)."""
         if auth is not None:
             check_auth(auth)
-        return self._view(auth=auth)
+        return self._view(auth)
 
     def with_options(self, **options: Unpack[RequestOptions]) -> Client:
         """A view with other defaults (``timeout``, ``max_retries``, ``deadline``)."""
@@ -233,7 +244,7 @@ class Client:
         if "extra_headers" in options:
             raise ConfigurationError("extra_headers is a per-call option only")
         defaults = self._state.defaults
-        return self._view(defaults=resolve_call_options(defaults, options, defaults.timeout))
+        return self._view(self._auth, resolve_call_options(defaults, options, defaults.timeout))
 
     async def aclose(self) -> None:
         """Close the pool if this is the root client and it owns the session (views: no-op)."""

@@ -101,8 +101,9 @@ class WizardStep(_Model):
         """Build a step from the wire envelope (raises pydantic's ValidationError on misfit)."""
         if not isinstance(payload, dict):
             return cls.model_validate(payload)
-        data = payload.get("data")
-        fields = {k: v for k, v in payload.items() if k != "data" and k != "types"}
+        fields = dict(payload)  # in C, then the two keys replaced: no Python loop per reply
+        data = fields.pop("data", None)
+        fields.pop("types", None)
         fields["types"] = [_shared_type(t) for t in normalise_types(data)]
         # Not the plain {"types": [...]} nor a list: ``types`` holds all those say.
         fields["raw_data"] = data if isinstance(data, dict) and data.keys() != {"types"} else None
@@ -131,9 +132,12 @@ class WizardStep(_Model):
     def reason(self) -> str | None:
         """A human-readable reason the reply carries (``message``, ``error``, ``reason``...
         on the envelope or in its ``data``), e.g. why a document was refused."""
-        sources: list[Any] = [self.model_extra or {}]
-        if isinstance(self.raw_data, dict):
-            sources.append(self.raw_data)
+        extra, data = self.model_extra, self.raw_data
+        if not extra and not isinstance(data, dict):
+            return None  # most replies: nothing beside the documented fields
+        sources: list[Any] = [extra or {}]
+        if isinstance(data, dict):
+            sources.append(data)
         for source in sources:
             for key in _REASON_KEYS:
                 value = source.get(key)

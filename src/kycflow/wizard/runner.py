@@ -21,6 +21,8 @@ import contextlib
 import random
 import uuid as uuid_lib
 from collections.abc import Awaitable, Callable
+from dataclasses import fields
+from operator import is_
 
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
@@ -64,6 +66,9 @@ __all__ = [
 ]
 
 _DEFAULTS = RunnerOptions()
+# The default of each option, in field order: the very objects ``WizardRunner``'s keywords
+# default to (a test holds them to ``__kwdefaults__``).
+_DEFAULT_ARGS = tuple(getattr(_DEFAULTS, option.name) for option in fields(RunnerOptions))
 _SILENT = Reporter(None)  # stateless: shared by runners without a callback
 _NO_LEASE = contextlib.nullcontext()
 
@@ -131,6 +136,14 @@ class WizardRunner:
         rng: random.Random | None = None,
         options: RunnerOptions | None = None,
     ) -> None:
+        given = (  # in ``RunnerOptions``' field order
+            max_steps, deadline, on_event, checkpoint_store, checkpoint_key, type_policy,
+            upload_concurrency, stall_limit, max_submit_attempts, settle_delay, run_id, sleep, rng,
+        )  # fmt: skip
+        if options is None and all(map(is_, given, _DEFAULT_ARGS)):
+            # A runner is often made per run: the defaults themselves need no options built.
+            self._setup(client, provider, _DEFAULTS)
+            return
         built = RunnerOptions(
             max_steps=max_steps,
             deadline=deadline,
@@ -150,11 +163,14 @@ class WizardRunner:
             built = _DEFAULTS  # one shared object: a runner may be made per run, for thousands
         elif options is not None:
             raise ConfigurationError("pass options= or the options' keywords, not both")
+        self._setup(client, provider, options if options is not None else built)
+
+    def _setup(self, client: WizardClient, provider: FileProvider, options: RunnerOptions) -> None:
         self.client = client
         self.provider = provider
-        self.options: RunnerOptions = options if options is not None else built
-        self._chooser = Chooser(provider, self.options.type_policy)
-        on_event = self.options.on_event
+        self.options: RunnerOptions = options
+        self._chooser = Chooser(provider, options.type_policy)
+        on_event = options.on_event
         self._reporter = _SILENT if on_event is None else Reporter(on_event)
 
     def __repr__(self) -> str:
