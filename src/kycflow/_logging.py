@@ -245,12 +245,7 @@ class KycflowLogger:
         return self._bound
 
     def is_enabled_for(self, level: int) -> bool:
-        state = _resolve()
-        if state.min_level is not None:
-            return level >= state.min_level
-        if not state.configured:
-            return _STDLIB_LOGGER.isEnabledFor(level)
-        return _ask(state.check, level)
+        return _enabled(_resolve(), level)
 
     def debug(self, event: str, **values: Any) -> None:
         self._target().debug(event, **values)
@@ -294,10 +289,16 @@ def get_logger() -> KycflowLogger:
 def is_enabled(logger: Any, level: int) -> bool:
     """Whether ``logger`` would emit at ``level``: lets hot paths skip building events."""
     if type(logger) is KycflowLogger:
-        # ``is_enabled_for``'s filtering-level case, one call fewer: asked on every request.
-        min_level = _resolve().min_level
-        return logger.is_enabled_for(level) if min_level is None else level >= min_level
+        return _enabled(_resolve(), level)  # ``is_enabled_for`` without its call: every request
     return _ask(getattr(logger, "is_enabled_for", None), level)
+
+
+def _enabled(state: _State, level: int) -> bool:
+    if state.min_level is not None:
+        return level >= state.min_level
+    if not state.configured:
+        return _STDLIB_LOGGER.isEnabledFor(level)
+    return _ask(state.check, level)
 
 
 def _ask(check: Any, level: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import pytest
@@ -73,7 +74,7 @@ def test_runners_with_the_default_keywords_share_one_options_object() -> None:
     keyword_defaults = WizardRunner.__init__.__kwdefaults__
     assert keyword_defaults is not None
     names = [f.name for f in dataclasses.fields(RunnerOptions)]
-    assert [keyword_defaults[name] for name in names] == list(runner_module._DEFAULT_ARGS)
+    assert list(runner_module._OPTION_NAMES) == names
     assert all(
         keyword_defaults[name] is value
         for name, value in zip(names, runner_module._DEFAULT_ARGS, strict=True)
@@ -88,3 +89,42 @@ def test_runners_with_the_default_keywords_share_one_options_object() -> None:
 def test_a_float_equal_to_a_default_integer_is_still_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         WizardRunner(FakeServer().client(), ALL_DOCS, **bad)
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def _policy(supplied: Any, step: Any) -> Any:
+    return supplied[0]
+
+
+# For each option a valid value that is not its default, several of them another option's
+# default (4, 3, 2.0, 600.0): a shortcut that compared the wrong pairs would take them for it.
+NON_DEFAULTS: dict[str, Any] = {
+    "max_steps": 4,
+    "deadline": 2.0,
+    "on_event": print,
+    "checkpoint_store": None,  # set with its key below: one needs the other
+    "checkpoint_key": "k",
+    "type_policy": _policy,
+    "upload_concurrency": 3,
+    "stall_limit": 4,
+    "max_submit_attempts": 4,
+    "settle_delay": 600.0,
+    "run_id": "r",
+    "sleep": _no_sleep,
+    "rng": random.Random(1),
+}
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(RunnerOptions)])
+def test_each_option_given_alone_reaches_the_runner(name: str) -> None:
+    assert set(NON_DEFAULTS) == {f.name for f in dataclasses.fields(RunnerOptions)}
+    given = {name: NON_DEFAULTS[name]}
+    if name == "checkpoint_store":
+        given = {"checkpoint_store": MemoryCheckpointStore(), "checkpoint_key": "k"}
+    runner = WizardRunner(FakeServer().client(), ALL_DOCS, **given)
+    for key, value in given.items():
+        assert getattr(runner.options, key) is value
+    assert runner.options != RunnerOptions()

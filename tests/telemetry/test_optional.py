@@ -117,8 +117,6 @@ def test_a_global_sdk_set_after_import_gets_the_spans() -> None:
         [run] = [s for s in spans if s.name == "kycflow.wizard.run"]
         assert run.parent.span_id == app.get_span_context().span_id
         assert sum(s.name.startswith("POST ") for s in spans) == 6, [s.name for s in spans]
-        # Uploads made no handle before the SDK, and each gets its span once it is set.
-        assert sum(s.name == "kycflow.wizard.upload" for s in spans) == 3
         names = {m.name for r in reader.get_metrics_data().resource_metrics
                  for sc in r.scope_metrics for m in sc.metrics}
         assert {"http.client.request.duration", "kycflow.runs", "kycflow.step.duration"} <= names

@@ -126,9 +126,9 @@ class OtelBackend:
         return self._tracing
 
     def _recording_now(self) -> bool:
-        """Whether a span or a measurement would be recorded now, asked while none was at the
-        last look (the hooks then hand back ``NULL``: a request, step or upload costs no
-        handle). Only the clock until the next look is due: it is asked on every request."""
+        """Whether a span or a duration would be recorded now, asked while none was at the last
+        look (the hooks then hand back ``NULL``: a request or step costs no handle). Only the
+        clock until the next look is due: it is asked on every request."""
         if time.monotonic() < self._recheck_at:
             return False
         self._look_again()
@@ -158,9 +158,8 @@ class OtelBackend:
             return NULL
         return StepHandle(self, number)
 
-    def upload_span(self, type_id: int, size: int | None) -> UploadHandle | NullHandle:
-        if not (self._tracing or self._metering) and not self._recording_now():
-            return NULL
+    def upload_span(self, type_id: int, size: int | None) -> UploadHandle:
+        # Always a handle, recording or not: it counts the bytes uploaded, like every count.
         return UploadHandle(self, type_id, size)
 
     def http_span(

@@ -66,9 +66,10 @@ __all__ = [
 ]
 
 _DEFAULTS = RunnerOptions()
-# The default of each option, in field order: the very objects ``WizardRunner``'s keywords
-# default to (a test holds them to ``__kwdefaults__``).
-_DEFAULT_ARGS = tuple(getattr(_DEFAULTS, option.name) for option in fields(RunnerOptions))
+# Each option's name and default: the very objects ``WizardRunner``'s keywords default to (a
+# test holds them to ``__kwdefaults__``).
+_OPTION_NAMES = tuple(option.name for option in fields(RunnerOptions))
+_DEFAULT_ARGS = tuple(getattr(_DEFAULTS, name) for name in _OPTION_NAMES)
 _SILENT = Reporter(None)  # stateless: shared by runners without a callback
 _NO_LEASE = contextlib.nullcontext()
 
@@ -136,11 +137,8 @@ class WizardRunner:
         rng: random.Random | None = None,
         options: RunnerOptions | None = None,
     ) -> None:
-        given = (  # in ``RunnerOptions``' field order
-            max_steps, deadline, on_event, checkpoint_store, checkpoint_key, type_policy,
-            upload_concurrency, stall_limit, max_submit_attempts, settle_delay, run_id, sleep, rng,
-        )  # fmt: skip
-        if options is None and all(map(is_, given, _DEFAULT_ARGS)):
+        given = locals()  # the arguments by name: each option is looked up by its field's name
+        if options is None and all(map(is_, map(given.__getitem__, _OPTION_NAMES), _DEFAULT_ARGS)):
             # A runner is often made per run: the defaults themselves need no options built.
             self._setup(client, provider, _DEFAULTS)
             return

@@ -150,8 +150,10 @@ class Uploader:
         entered by each attempt. Even an upload whose outcome is unknown is made again: the
         file may be stored already, and a stored file no submit references is an orphan,
         which is harmless."""
+        if not telemetry.telemetry_enabled():
+            return None
         span: AbstractContextManager[Any] = telemetry.upload_span(type_id, doc.size)
-        return None if span is telemetry.NULL else span
+        return span
 
     async def _uploaded(
         self, number: int, type_id: int, index: int, doc: Document, path: str, *, reused: bool
