@@ -138,37 +138,20 @@ class WizardRunner:
         options: RunnerOptions | None = None,
     ) -> None:
         given = locals()  # the arguments by name: each option is looked up by its field's name
-        if options is None and all(map(is_, map(given.__getitem__, _OPTION_NAMES), _DEFAULT_ARGS)):
+        if all(map(is_, map(given.__getitem__, _OPTION_NAMES), _DEFAULT_ARGS)):
             # A runner is often made per run: the defaults themselves need no options built.
-            self._setup(client, provider, _DEFAULTS)
-            return
-        built = RunnerOptions(
-            max_steps=max_steps,
-            deadline=deadline,
-            on_event=on_event,
-            checkpoint_store=checkpoint_store,
-            checkpoint_key=checkpoint_key,
-            type_policy=type_policy,
-            upload_concurrency=upload_concurrency,
-            stall_limit=stall_limit,
-            max_submit_attempts=max_submit_attempts,
-            settle_delay=settle_delay,
-            run_id=run_id,
-            sleep=sleep,
-            rng=rng,
-        )
-        if built == _DEFAULTS:
-            built = _DEFAULTS  # one shared object: a runner may be made per run, for thousands
-        elif options is not None:
-            raise ConfigurationError("pass options= or the options' keywords, not both")
-        self._setup(client, provider, options if options is not None else built)
-
-    def _setup(self, client: WizardClient, provider: FileProvider, options: RunnerOptions) -> None:
+            built = _DEFAULTS
+        else:
+            built = RunnerOptions(**{name: given[name] for name in _OPTION_NAMES})
+            if built == _DEFAULTS:
+                built = _DEFAULTS  # one shared object: a runner may be made per run
+            elif options is not None:
+                raise ConfigurationError("pass options= or the options' keywords, not both")
         self.client = client
         self.provider = provider
-        self.options: RunnerOptions = options
-        self._chooser = Chooser(provider, options.type_policy)
-        on_event = options.on_event
+        self.options: RunnerOptions = options if options is not None else built
+        self._chooser = Chooser(provider, self.options.type_policy)
+        on_event = self.options.on_event
         self._reporter = _SILENT if on_event is None else Reporter(on_event)
 
     def __repr__(self) -> str:
