@@ -103,10 +103,14 @@ async def test_a_user_removed_mid_poll_gets_nothing_from_that_poll(
                 # The worker still delivers for a user that is watched.
                 await registry.add("probe", {"user": "probe"}, level="Level 1")
 
-                async def probe_delivered() -> bool:
-                    return bool(await redis_client.xlen(PREFIX + "grants"))
+                async def probe_finished() -> bool:
+                    # The grant reaches the stream before the poll's release (which ends the
+                    # probe's registration): cancelling the worker in between is a crash, whose
+                    # lease would lapse later, so wait for both.
+                    delivered = bool(await redis_client.xlen(PREFIX + "grants"))
+                    return delivered and not await redis_client.exists(PREFIX + "lease:probe")
 
-                await eventually(probe_delivered, "the probe's grant")
+                await eventually(probe_finished, "the probe's grant and release")
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
