@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Sequence
-from dataclasses import replace
 from typing import Any, Self, Unpack
 
 import aiohttp
@@ -52,7 +51,7 @@ from ..auth import (
 )
 from ..errors import ConfigurationError
 from ..resources._client import UploadConfig
-from ..resources._raw import RAW_REPLIES, RawResponses
+from ..resources._raw import RAW_REPLIES, RawResponses, recorded
 from ..resources.documents import Documents
 from ..resources.files import Files
 from ..resources.verifications import Verifications
@@ -152,25 +151,12 @@ class Client:
         self._documents: Documents | None = None
 
     def _view(self, auth: Auth | None, defaults: CallOptions | None = None) -> Client:
-        # ``copy.copy``'s result, without its generic machinery (a view is made per user), and
-        # its state built directly (``dataclasses.replace`` inspects the fields every time).
-        view, state = object.__new__(type(self)), self._state
+        # ``copy.copy``'s result, without its generic machinery (a view is made per user).
+        view = object.__new__(type(self))
         own = getattr(self, "__dict__", None)  # a subclass's own attributes
         if own:
             view.__dict__.update(own)
-        # The same defaults share the resolved upload options; new ones resolve their own.
-        upload_defaults = state.upload_defaults if defaults is None else []
-        view._bind(
-            ClientState(
-                state.transport,
-                auth,
-                state.defaults if defaults is None else defaults,
-                state.upload,
-                state.max_upload_bytes,
-                False,
-                upload_defaults,
-            )
-        )
+        view._bind(self._state.view(auth, defaults))
         return view
 
     def __repr__(self) -> str:
@@ -260,16 +246,9 @@ class Client:
     def call_options(self, overrides: RequestOptions, *, upload: bool = False) -> CallOptions:
         """Resolve per-call overrides against this client's defaults (``upload``: the upload
         config's timeout is the default)."""
-        state = self._state
-        defaults = state.defaults
-        if upload:
-            if not state.upload_defaults:
-                timeout = make_timeout(state.upload.timeout)
-                state.upload_defaults.append(replace(defaults, timeout=timeout))
-            defaults = state.upload_defaults[0]
-        if not overrides:
-            return defaults
-        return resolve_call_options(state.defaults, overrides, defaults.timeout)
+        if not overrides and not upload:  # most calls: no second frame
+            return self._state.defaults
+        return self._state.call_options(overrides, upload)
 
     def request(
         self,
@@ -291,7 +270,7 @@ class Client:
             body=body, auth=self._auth, requester=self._requester, policy=policy,
             decode=decode_reply,
         )  # fmt: skip
-        return sending if RAW_REPLIES.get() is None else _recorded(sending)
+        return sending if RAW_REPLIES.get() is None else recorded(sending)
 
     def auth_requester(self) -> Requester:
         """The unauthenticated JSON requester that auth (refresh, sign-in) uses."""
@@ -321,12 +300,3 @@ class Client:
             refresh_margin=refresh_margin,
             choose_factor=choose_factor,
         )
-
-
-async def _recorded(sending: Awaitable[Response]) -> Response:
-    """``sending``'s reply, also kept for ``with_raw_response``."""
-    response = await sending
-    replies = RAW_REPLIES.get()
-    if replies is not None:
-        replies.append(response)
-    return response

@@ -8,13 +8,14 @@ The auth side is here rather than in ``kycflow.auth`` (which knows no client or 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .._http.context import Decode
 from .._http.decoding import decode_json
-from .._http.options import CallOptions, RequestOptions
+from .._http.options import CallOptions, RequestOptions, resolve_call_options
 from .._http.retry import RetryPolicy
+from .._http.timeouts import make_timeout
 from .._http.transport import Transport
 from ..auth import Auth
 from ..errors import ConfigurationError
@@ -36,6 +37,36 @@ class ClientState:
     root: bool = True
     upload_defaults: list[CallOptions] = field(default_factory=list, compare=False)
     """The upload defaults, resolved on the first upload (an invalid timeout raises there)."""
+
+    def view(self, auth: Auth | None, defaults: CallOptions | None) -> ClientState:
+        """A view's state: another auth, and the same defaults unless ``defaults`` is given."""
+        # Built directly: ``dataclasses.replace`` inspects the fields every time (a view is made
+        # per user). The same defaults share the resolved upload options.
+        if defaults is None:
+            defaults, upload_defaults = self.defaults, self.upload_defaults
+        else:
+            upload_defaults = []
+        return ClientState(
+            self.transport,
+            auth,
+            defaults,
+            self.upload,
+            self.max_upload_bytes,
+            False,
+            upload_defaults,
+        )
+
+    def call_options(self, overrides: RequestOptions, upload: bool) -> CallOptions:
+        """``overrides`` resolved against the defaults (of uploads, when ``upload``)."""
+        defaults = self.defaults
+        if upload:
+            if not self.upload_defaults:
+                timeout = make_timeout(self.upload.timeout)
+                self.upload_defaults.append(replace(defaults, timeout=timeout))
+            defaults = self.upload_defaults[0]
+        if not overrides:
+            return defaults
+        return resolve_call_options(self.defaults, overrides, defaults.timeout)
 
 
 class _Caller(Protocol):

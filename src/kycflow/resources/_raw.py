@@ -11,12 +11,21 @@ from typing import Any, Generic, TypeVar
 from .._http.context import Response
 from ..errors import ProtocolError
 
-__all__ = ["RAW_REPLIES", "RawResponse", "RawResponses"]
+__all__ = ["RAW_REPLIES", "RawResponse", "RawResponses", "recorded"]
 
 T = TypeVar("T")
 
 RAW_REPLIES: ContextVar[list[Response] | None] = ContextVar("kycflow_raw_replies", default=None)
 """Set while a raw call runs: the client appends each 2xx reply of the call to it."""
+
+
+async def recorded(sending: Awaitable[Response]) -> Response:
+    """``sending``'s reply, also kept for ``with_raw_response``."""
+    response = await sending
+    replies = RAW_REPLIES.get()
+    if replies is not None:
+        replies.append(response)
+    return response
 
 
 @dataclass(frozen=True, slots=True, repr=False)
