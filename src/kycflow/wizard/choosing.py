@@ -19,10 +19,33 @@ from .providers import FileProvider
 from .results import TypePolicy
 from .state import LiveStepInProgress
 
-__all__ = ["Chooser", "Supplied", "check_supported"]
+__all__ = ["Chooser", "Picked", "Supplied", "check_supported"]
 
 Supplied = list[tuple[DocumentType, list[Document]]]
 """The step's enabled types the provider supplies, in the server's order, with their files."""
+
+
+class Picked:
+    """What a step sends: the procedure, its checkpointed progress, the files, and what the
+    choice saw."""
+
+    __slots__ = ("current", "docs", "in_doubt", "supplied_ids", "uuid", "wants_events")
+
+    def __init__(
+        self,
+        uuid: str,
+        current: LiveStepInProgress,
+        docs: list[Document],
+        supplied_ids: tuple[int, ...],
+        in_doubt: bool,
+        wants_events: bool,
+    ) -> None:
+        self.uuid = uuid
+        self.current = current
+        self.docs = docs
+        self.supplied_ids = supplied_ids  # the types a refusal may still be retried with
+        self.in_doubt = in_doubt  # a crashed run's submit of this very step may have landed
+        self.wants_events = wants_events
 
 
 def _type_label(doc_type: DocumentType) -> str:

@@ -19,7 +19,7 @@ from .reporting import Reporter
 from .retrying import full_jitter, is_transient, settle_delay
 from .state import RunState, describe_cause
 
-__all__ = ["Pacer"]
+__all__ = ["Pacer", "RunDeadline", "deadline_error"]
 
 T = TypeVar("T")
 # Without a run deadline, one failing call is retried for at most this long.
@@ -28,6 +28,15 @@ _MAX_HONOURED_RETRY_AFTER = 60.0
 # One generator for the runs of runners built without ``rng=``: a ``random.Random`` holds
 # 2.5 KiB of state, too much to make per run.
 _SHARED_RNG = random.Random()
+
+
+def deadline_error(seconds: float | None, last_error: BaseException | None) -> WizardDeadlineError:
+    """The error of a run that did not finish within ``seconds``, naming its last failure."""
+    return WizardDeadlineError(
+        f"the wizard run did not finish within {seconds} seconds; "
+        f"last transient failure: {describe_cause(last_error)}",
+        last_error=last_error,
+    )
 
 
 class Pacer:
@@ -48,11 +57,7 @@ class Pacer:
         state = self._state
         if state.slept + seconds > self._budget:
             # Counted in the waits themselves, so that a fake clock meets the deadline too.
-            raise WizardDeadlineError(
-                f"the wizard run did not finish within {self._budget} seconds; last transient "
-                f"failure: {describe_cause(state.last_error)}",
-                last_error=state.last_error,
-            )
+            raise deadline_error(self._budget, state.last_error)
         state.slept += seconds
         if seconds > 0:
             await self._sleep(seconds)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from .. import _telemetry as telemetry
-from ..documents import Document
 from ..errors import WizardDeadlineError, WizardStepLimitError
 from ..models.wizard import WIZARD_INTERMEDIATE, WizardStep
 from .checkpoint import step_signature
-from .choosing import Chooser, check_supported
+from .choosing import Chooser, Picked, check_supported
 from .events import Completed, Failed, StepRefused, StepStarted, StepSubmitted
 from .options import RunnerOptions
-from .pacing import Pacer, RunDeadline
+from .pacing import Pacer, RunDeadline, deadline_error
 from .refusals import Refusals, StepOutcome
 from .reporting import Reporter, log
 from .results import (
@@ -28,36 +27,13 @@ from .results import (
     result_of,
 )
 from .resuming import resume
-from .state import LiveStepInProgress, RunState, describe_cause
+from .state import LiveStepInProgress, RunState
 from .submitting import Relation, Submitter, relation
 from .uploads import Uploader, validate
 
 __all__ = ["Run"]
 
 _FAILED_MESSAGE_CHARS = 300
-
-
-class _Picked:
-    """What a step sends: the procedure, its checkpointed progress, the files, and what the
-    choice saw."""
-
-    __slots__ = ("current", "docs", "in_doubt", "supplied_ids", "uuid", "wants_events")
-
-    def __init__(
-        self,
-        uuid: str,
-        current: LiveStepInProgress,
-        docs: list[Document],
-        supplied_ids: tuple[int, ...],
-        in_doubt: bool,
-        wants_events: bool,
-    ) -> None:
-        self.uuid = uuid
-        self.current = current
-        self.docs = docs
-        self.supplied_ids = supplied_ids  # the types a refusal may still be retried with
-        self.in_doubt = in_doubt  # a crashed run's submit of this very step may have landed
-        self.wants_events = wants_events
 
 
 class Run:
@@ -135,7 +111,7 @@ class Run:
             if not deadline.stop():  # cancelled by someone else: as it is
                 log.info("wizard.cancelled", run_id=state.run_id, step=state.number)
                 raise
-            await self._failed(error := self._deadline_error())
+            await self._failed(error := deadline_error(self._options.deadline, state.last_error))
             raise error from exc
         except Exception as exc:
             deadline.stop()  # before the report is awaited: the timer cannot fire during it
@@ -145,20 +121,14 @@ class Run:
                 and isinstance(exc, TimeoutError)
                 and not isinstance(exc, WizardDeadlineError)
             ):
-                await self._failed(error := self._deadline_error())
+                await self._failed(
+                    error := deadline_error(self._options.deadline, state.last_error)
+                )
                 raise error from exc
             await self._failed(exc)
             raise
         finally:  # also on success, and a KeyboardInterrupt's way out: no timer left behind
             deadline.stop()
-
-    def _deadline_error(self) -> WizardDeadlineError:
-        state = self.state
-        return WizardDeadlineError(
-            f"the wizard run did not finish within {self._options.deadline} seconds; "
-            f"last transient failure: {describe_cause(state.last_error)}",
-            last_error=state.last_error,
-        )
 
     async def _failed(self, exc: Exception) -> None:
         state = self.state
@@ -190,7 +160,7 @@ class Run:
 
     async def _pick(
         self, step: WizardStep, signature: str, refusals: Refusals, *, in_doubt: bool
-    ) -> _Picked:
+    ) -> Picked:
         """The type and files to send for ``step``, checked; its ``StepStarted``."""
         state = self.state
         number = state.number
@@ -223,9 +193,9 @@ class Run:
                 )
             )
         supplied_ids = tuple(t.id for t, _ in supplied)
-        return _Picked(step.uuid, current, docs, supplied_ids, in_doubt and reused, wants_events)
+        return Picked(step.uuid, current, docs, supplied_ids, in_doubt and reused, wants_events)
 
-    async def _send(self, number: int, picked: _Picked, signature: str) -> StepOutcome:
+    async def _send(self, number: int, picked: Picked, signature: str) -> StepOutcome:
         """Upload the picked files, submit them once, and read what the server made of it."""
         current, uuid = picked.current, picked.uuid
         paths = await self._uploader.upload_all(number, current, picked.docs, picked.wants_events)
