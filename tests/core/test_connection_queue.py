@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from polling import eventually
 
 import kycflow
 import kycflow.transport
@@ -35,6 +36,7 @@ class SlowServer:
         self.in_flight = 0
         self.most_in_flight = 0
         self._arrivals: list[tuple[int, asyncio.Event]] = []
+        self.gate: asyncio.Event | None = None  # when set: the first request waits for it
 
     async def reached(self, count: int) -> None:
         """Return once ``count`` requests have arrived."""
@@ -53,7 +55,10 @@ class SlowServer:
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await request.read()
-            await asyncio.sleep(delay)
+            if self.gate is not None and self.requests == 1:
+                await self.gate.wait()
+            else:
+                await asyncio.sleep(delay)
             return web.json_response(STEP)
         finally:
             self.in_flight -= 1
@@ -123,9 +128,10 @@ async def test_an_owned_pool_is_kept_to_its_limit(serve: Any) -> None:
     ("busy_for", "seconds"),
     [
         (1.5, 0.5),  # the wait outlasts the submit's whole time
-        # It would get the connection with under a tenth of its 2.0 s left (or none at all, if
-        # the holder is late): it would only time out on the way, an unknown outcome.
-        (1.98, 2.0),
+        # It would get the connection with about 0.1 s of its 2.0 s left, under a tenth (the
+        # holder is released that long after the submit began to wait): sent, it could only
+        # time out on the way, an unknown outcome.
+        (1.9, 2.0),
     ],
 )
 async def test_a_post_that_waited_out_its_time_is_never_sent(
@@ -137,10 +143,17 @@ async def test_a_post_that_waited_out_its_time_is_never_sent(
         base, allow_insecure_http=True, connection_limit=1, timeout=seconds, max_retries=0
     ) as client:
         authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        server.gate = asyncio.Event()
         holder = asyncio.create_task(authed.wizard.start(timeout=5))
         await server.reached(1)
+        submit = asyncio.create_task(authed.wizard.submit("v-1", 2, ["stored/a.jpg"]))
+        sender = authed.transport.sender
+        assert isinstance(sender, kycflow.transport.AiohttpTransport)
+        await eventually(lambda: sender.waiting > 0, "the submit to wait", 5, interval=0)
+        await asyncio.sleep(busy_for)  # the holder is busy that long from the submit's start
+        server.gate.set()
         with pytest.raises(APITimeoutError) as caught:
-            await authed.wizard.submit("v-1", 2, ["stored/a.jpg"])
+            await submit
         assert (await holder).uuid == "v-1"
         # The place it gave back (or never took) serves the next call at once.
         assert (await authed.wizard.start()).uuid == "v-1"

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from polling import eventually
 
+from kycflow._http.coordination import LocalCoordinator
 from kycflow._http.flow_control import RetryBudget
 from kycflow._http.retry import RetryPolicy
 from kycflow._http.transport import CallOptions, Transport, make_timeout
@@ -106,7 +108,10 @@ async def test_a_retry_after_pauses_every_call_to_the_host_once(server: Server) 
     try:
         first = asyncio.create_task(transport.send("GET", "/thing", options=_options(2)))
         await server.replied.wait()
-        await asyncio.sleep(0.02)  # the 429 reached the client: the host is paused
+        host, coordinator = server.url.removeprefix("http://"), transport.coordinator
+        assert isinstance(coordinator, LocalCoordinator)
+        # The 429 reached the server's side first: the host is paused once it reached the client.
+        await eventually(lambda: coordinator.remaining_pause(host) > 0, "the pause", 5, 0.005)
         others = await _calls(transport, 10, retries=2)
         assert (await first).status == 200
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from polling import eventually
+
 import kycflow
 from kycflow.testing import LevelSpec, Review, Sandbox, Scenario
 from kycflow.watch import LevelWatcher, PollPolicy
@@ -20,7 +22,7 @@ async def test_watcher_polls_and_grants_are_counted(otel: Any) -> None:
         levels=(LevelSpec(1, "Level 0"), LevelSpec(2, "Level 1")),
         steps=Scenario.default().steps,
         initial_level=1,
-        review=Review(delay=0.3),
+        review=Review(decision="manual"),
     )
     async with Sandbox(scenario) as sb:
         users = sb.create_users(3)
@@ -33,6 +35,11 @@ async def test_watcher_polls_and_grants_are_counted(otel: Any) -> None:
             async with watcher:
                 for user in users:
                     watcher.add(user.email, kycflow.BearerToken(user.access_token), level="Level 1")
+                await eventually(  # each user polled once before its grant
+                    lambda: all(sb.requests("history", u) for u in users), "the first polls"
+                )
+                for user in users:
+                    sb.decide(user)
                 await asyncio.wait_for(watcher.join(), 10)
     assert len(granted) == 3
     points = otel.metrics()

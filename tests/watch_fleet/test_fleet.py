@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from polling import eventually
 from redis_fixtures import stop_process as stop
 
 import kycflow
@@ -82,14 +82,6 @@ async def stream_events(redis: Any) -> list[tuple[str, kycflow.LevelGranted]]:
     return [(fields[b"worker"].decode(), event_from_stream(fields)) for _, fields in entries]
 
 
-async def wait_until(check: Any, limit: float, what: str) -> None:
-    deadline = time.monotonic() + limit
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
     redis_url: str, redis_client: Any, sandbox_root: str, tmp_path: Path
 ) -> None:
@@ -123,7 +115,7 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
                 owners.add((await redis_client.get(lease) or b"").split(b"-")[0])
             return len(owners - {b""}) >= 2
 
-        await wait_until(both_polling, 20, "both workers to claim users")
+        await eventually(both_polling, "both workers to claim users", 20)
         async with kycflow.Client(base_url) as client:
             await asyncio.gather(
                 *(
@@ -135,7 +127,7 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
         async def some_delivered() -> bool:
             return len(await redis_client.xrange(STREAM)) >= USERS // 4
 
-        await wait_until(some_delivered, 20, "the first grants")
+        await eventually(some_delivered, "the first grants", 20)
         so_far = Counter(w.split("-")[0] for w, _ in await stream_events(redis_client))
         victim = next(p for p in workers if str(p.pid) == so_far.most_common(1)[0][0])
         survivor = next(p for p in workers if p is not victim)
@@ -145,8 +137,8 @@ async def test_a_killed_worker_loses_no_grant_and_none_is_delivered_twice(
         async def all_delivered() -> bool:
             return len(await redis_client.xrange(STREAM)) >= USERS
 
-        await wait_until(all_delivered, 30, "every grant")
-        await wait_until(lambda: _zero(registry), 10, "the registry to empty")
+        await eventually(all_delivered, "every grant", 30)
+        await eventually(lambda: _zero(registry), "the registry to empty", 10)
         await asyncio.sleep(1.5)  # a lease's length: a late duplicate would show now
         events = await stream_events(redis_client)
     finally:

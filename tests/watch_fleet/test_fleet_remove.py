@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from fakeserver import FakeServer
+from polling import eventually
 
 import kycflow
 from kycflow.watch import FleetRegistry, FleetWatcher, LevelGranted, PollPolicy, event_from_stream
@@ -52,14 +52,6 @@ class HeldHistory:
 
 def resolve(key: str, ref: Mapping[str, Any]) -> kycflow.Auth:
     return kycflow.BearerToken(ref["user"])
-
-
-async def eventually(check: Any, what: str, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize(

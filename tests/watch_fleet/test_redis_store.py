@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from polling import eventually
 
 import kycflow
 from kycflow.testing import LevelSpec, Review, Sandbox, Scenario
@@ -50,10 +51,12 @@ async def test_a_watcher_restarted_on_redis_delivers_each_grant_once(redis_clien
         auth = kycflow.BearerToken(user.access_token)
         view = client.with_auth(auth)
         delivered: list[str] = []
+        ids: list[int] = []
 
         def record(event: LevelGranted) -> None:
             assert event.current_level is not None
             delivered.append(event.current_level.name)
+            ids.append(event.verification.id)
 
         for round_ in range(2):
             async with LevelWatcher(client, store=store, poll=FAST, on_grant=record) as w:
@@ -61,9 +64,11 @@ async def test_a_watcher_restarted_on_redis_delivers_each_grant_once(redis_clien
                 await asyncio.sleep(0.15)
                 await kycflow.WizardRunner(view, PROVIDER).run()
                 sb.decide(user)
-                for _ in range(100):
-                    if len(delivered) > round_:
-                        break
-                    await asyncio.sleep(0.02)
-                await asyncio.sleep(0.2)
+                await eventually(lambda n=round_ + 1: len(delivered) >= n, "the grant", 5)
+
+                async def saved() -> bool:  # after the callback returned: close only then
+                    cursor = await store.load("alice")
+                    return cursor is not None and ids[-1] in cursor.ids
+
+                await eventually(saved, "the cursor to be saved", 5)
         assert delivered == ["Level 1", "Level 2"]
