@@ -165,18 +165,26 @@ async def test_a_post_that_waited_out_its_time_is_never_sent(
 
 
 async def test_the_time_waited_counts_against_the_request_total(serve: Any) -> None:
-    # The second call waits ~0.6 s for the one connection, then its own reply takes 0.9 s: with
-    # 1.0 s in all it must time out, though 0.9 s alone would fit.
-    server = SlowServer(0.6, 0.9)
+    # The second call waits 0.5 s for the one connection, then its own reply takes 1.8 s: with
+    # 2.0 s in all it must time out, though 1.8 s alone would fit. It is sent: it waited a
+    # quarter of its time.
+    server = SlowServer(0.0, 1.8)
     base = await serve(server)
     async with kycflow.Client(
-        base, allow_insecure_http=True, connection_limit=1, timeout=1.0, max_retries=0
+        base, allow_insecure_http=True, connection_limit=1, timeout=2.0, max_retries=0
     ) as client:
         authed = client.with_auth(kycflow.BearerToken("t" * 32))
+        sender = authed.transport.sender
+        assert isinstance(sender, kycflow.transport.AiohttpTransport)
+        server.gate = asyncio.Event()
         first = asyncio.create_task(authed.wizard.start())
         await server.reached(1)
+        second = asyncio.create_task(authed.wizard.start())
+        await eventually(lambda: sender.waiting > 0, "the second call to wait", 5, interval=0)
+        await asyncio.sleep(0.5)
+        server.gate.set()
         with pytest.raises(APITimeoutError) as caught:
-            await authed.wizard.start()
+            await second
         assert (await first).uuid == "v-1"
     assert caught.value.connecting is False  # it was sent: it timed out waiting for the reply
     assert server.requests == 2
