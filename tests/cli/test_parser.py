@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from clikit import ASSETS, CLI
+from polling import eventually
 
 from kycflow import __version__
 from kycflow.cli import COMMANDS, build_parser, command_module
@@ -189,7 +190,11 @@ def test_kycflow_sandbox_has_the_options_of_python_m_kycflow_testing() -> None:
 
 
 async def test_kycflow_sandbox_token_ttl_is_applied() -> None:
-    args = build_parser().parse_args(["sandbox", "--port", "0", "--token-ttl", "0.3"])
+    # The printed token is issued before the banner: the first request (through a new
+    # session) must land within its lifetime, so the lifetime leaves room for a loaded
+    # machine. The 401 is certain: it comes a whole lifetime after the 200.
+    ttl = 1.0
+    args = build_parser().parse_args(["sandbox", "--port", "0", "--token-ttl", str(ttl)])
     out = io.StringIO()
     stop = asyncio.Event()
     serving = asyncio.create_task(
@@ -204,17 +209,16 @@ async def test_kycflow_sandbox_token_ttl_is_applied() -> None:
         )
     )
     try:
-        while "Press Ctrl-C" not in out.getvalue():  # noqa: ASYNC110 - reads printed output
-            await asyncio.sleep(0.01)
+        await eventually(lambda: "Press Ctrl-C" in out.getvalue(), "the sandbox's banner")
         lines = dict(line.strip().partition(": ")[::2] for line in out.getvalue().splitlines())
         base_url = out.getvalue().split()[4]
         headers = {"Authorization": "Bearer " + lines["token"].strip()}
         async with aiohttp.ClientSession() as http:
             async with http.get(base_url + "/v2/my/verifications", headers=headers) as r:
                 assert r.status == 200
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(ttl + 0.1)
             async with http.get(base_url + "/v2/my/verifications", headers=headers) as r:
-                assert r.status == 401  # the token lived 0.3 s
+                assert r.status == 401  # the token lived 1.0 s, not the default hour
     finally:
         stop.set()
         await serving
