@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -53,10 +54,14 @@ async def test_missing_wrong_and_expired_tokens_get_401(
 
 
 async def test_access_token_ttl_is_configurable(http: aiohttp.ClientSession) -> None:
-    async with Sandbox(access_token_ttl=0.3) as sb:
+    ttl = 1.0  # the first request must land within it, on a loaded machine too
+    async with Sandbox(access_token_ttl=ttl) as sb:
+        before = time.time()
         user = sb.create_user()
+        after = time.time()
+        assert before + ttl <= user.access_expires <= after + ttl
         assert (await _call(http, sb, "GET", "/v2/my/verifications", user.access_token))[0] == 200
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(ttl + 0.1)  # a whole lifetime after the 200: expired for certain
         assert (await _call(http, sb, "GET", "/v2/my/verifications", user.access_token))[0] == 401
 
 
