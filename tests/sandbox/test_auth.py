@@ -205,7 +205,10 @@ async def test_refresh_may_return_null_refresh_token(http: aiohttp.ClientSession
 
 
 async def test_signin_throttle_blocks_then_recovers(http: aiohttp.ClientSession) -> None:
-    throttle = SigninThrottle(max_attempts=5, window=60.0, block=1.0)
+    # The refused sign-in after the blocking one must land within the block: 2 s leaves room
+    # for a loaded machine; the recovery is certain (it is tried a whole block later).
+    block = 2.0
+    throttle = SigninThrottle(max_attempts=5, window=60.0, block=block)
     async with Sandbox(signin_throttle=throttle) as sb:
         sb.create_user("c@x.test", "pw")
         sb.create_user("d@x.test", "pw")
@@ -213,12 +216,12 @@ async def test_signin_throttle_blocks_then_recovers(http: aiohttp.ClientSession)
         assert statuses == [401] * 5
         status, body, headers = await _signin(http, sb, "c@x.test", "pw")
         assert status == 429
-        assert int(headers["Retry-After"]) == 1
+        assert int(headers["Retry-After"]) == 2
         assert body["error"]["details"][0]["issue"]
         # Right credentials are refused too while blocked; other emails are unaffected.
         assert (await _signin(http, sb, "c@x.test", "pw"))[0] == 429
         assert (await _signin(http, sb, "d@x.test", "pw"))[0] == 200
-        await asyncio.sleep(1.05)
+        await asyncio.sleep(block + 0.05)
         assert (await _signin(http, sb, "c@x.test", "pw"))[0] == 200
 
 
