@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from polling import eventually
 
 from kycflow.testing import CLASSIC_KINDS, COMMIT_KINDS, FaultKind, Faults, Sandbox
 
@@ -66,31 +68,44 @@ async def test_commit_then_an_error_reply(
         assert len(sb.duplicates()) == 1
 
 
+# The delay of the late commits below is the window the client's next step must fit in (the
+# check after the reply, or the resend): 1.5 s leaves room for a loaded machine.
+LATE = 1.5
+
+
+async def _late_processing_done(sb: Sandbox) -> None:
+    await eventually(lambda: not sb.state.late_tasks, "the late processing", limit=LATE + 5)
+
+
 async def test_late_commit_answers_at_once_and_commits_later(
     fresh: aiohttp.ClientSession,
 ) -> None:
-    faults = Faults(late_commit_delay=0.3).fail_next("submit", "late_commit")
+    faults = Faults(late_commit_delay=LATE).fail_next("submit", "late_commit")
     async with Sandbox(faults=faults) as sb:
         sb.create_user("a@x.test")
         uuid, path = await _open_step(fresh, sb)
+        sent = time.time()
         status, _, _ = await _submit(fresh, sb, uuid, path)
+        replied = time.time()
         assert status in (500, 504)
         assert sb.submissions() == []
-        await asyncio.sleep(0.5)
+        await _late_processing_done(sb)
         assert len(sb.submissions()) == 1
+        # Committed the delay after the request: not sooner, nor much later.
+        assert sent + LATE <= sb.submissions()[0].time <= replied + LATE + 1.0
         assert [r.fault for r in sb.requests(route="submit")] == ["late_commit"]
 
 
 async def test_a_resend_before_the_late_commit_wins_and_the_late_one_is_refused(
     fresh: aiohttp.ClientSession,
 ) -> None:
-    faults = Faults(late_commit_delay=0.3).fail_next("submit", "late_commit")
+    faults = Faults(late_commit_delay=LATE).fail_next("submit", "late_commit")
     async with Sandbox(faults=faults) as sb:
         sb.create_user("a@x.test")
         uuid, path = await _open_step(fresh, sb)
         assert (await _submit(fresh, sb, uuid, path))[0] in (500, 504)
         assert (await _submit(fresh, sb, uuid, path))[0] == 200
-        await asyncio.sleep(0.5)
+        await _late_processing_done(sb)
         assert len(sb.submissions()) == 1
         assert len(sb.duplicates()) == 1  # the late processing found it committed
 
