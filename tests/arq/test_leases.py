@@ -63,10 +63,14 @@ async def test_two_workers_running_one_key_exactly_one_submits(
 
 
 async def test_a_lease_is_renewed_while_held_and_fences_tokens(redis_client: Any) -> None:
-    a = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=0.3)
-    b = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=0.3)
+    # Renewed every ttl/3, a lease is lost when the event loop stalls for 2/3 of its ttl: 1.2 s
+    # rides out a 0.8 s stall of a loaded machine (0.3 s did not survive a 0.2 s one).
+    a = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=1.2)
+    b = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=1.2)
     async with a.lease("job-1", "run-a") as held:
-        await asyncio.sleep(0.9)  # three TTLs: alive only because it is renewed
+        # Two TTLs: alive only because it is renewed, and more than once (one renewal at
+        # ttl/3 would let it expire at 4/3 ttl).
+        await asyncio.sleep(2.4)
         assert not held.lost
         with pytest.raises(kycflow.RunInProgressError):
             async with b.lease("job-1", "run-b"):
