@@ -109,16 +109,18 @@ async def test_wait_mode_waits_for_the_holder_then_gives_up_after_lease_wait(
     waiter = RedisCheckpointStore(redis_client, prefix="t:cp:", on_busy="wait", lease_wait=5)
     impatient = RedisCheckpointStore(redis_client, prefix="t:cp:", on_busy="wait", lease_wait=0.2)
     order: list[str] = []
+    holding = asyncio.Event()
 
     async def hold() -> None:
         async with holder.lease("job-1", "first"):
+            holding.set()
             with pytest.raises(kycflow.RunInProgressError, match="waited"):
                 async with impatient.lease("job-1", "third"):
                     pass
             order.append("first-released")
 
     async def wait() -> None:
-        await asyncio.sleep(0.05)
+        await holding.wait()  # the holder has the lease (a fixed head start can be too short)
         async with waiter.lease("job-1", "second"):
             order.append("second-holds")
 
