@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from polling import eventually
 
 import kycflow
 from kycflow.testing import Faults, Review, Sandbox, Scenario
@@ -41,6 +42,10 @@ async def test_lapsed_leases_never_deliver_twice(redis_client: Any) -> None:
         registry = FleetRegistry(redis_client)
         for email in tokens:
             await registry.add(email, {"user": email}, level="Level 1")
+
+        async def all_done() -> bool:
+            return await registry.count() == 0
+
         async with kycflow.Client(sb.base_url) as client:
             watchers = [
                 FleetWatcher(
@@ -60,10 +65,10 @@ async def test_lapsed_leases_never_deliver_twice(redis_client: Any) -> None:
                 for token in tokens.values():
                     view = client.with_auth(kycflow.BearerToken(token))
                     await kycflow.WizardRunner(view, PROVIDER).run()
-                for _ in range(400):
-                    if await registry.count() == 0:
-                        break
-                    await asyncio.sleep(0.025)
+                # Each user leaves the registry once its grant is delivered; fail loudly if not.
+                await eventually(all_done, "every user's grant delivered and the user removed", 20)
+                # Polls still in flight end within a slow read (0.15 s): a duplicate from one
+                # would show in the stream now.
                 await asyncio.sleep(0.3)
             finally:
                 for task in tasks:
