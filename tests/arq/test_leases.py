@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio
+from polling import eventually
 
 import kycflow
 from kycflow.integrations.arq import RedisCheckpointStore
@@ -82,7 +83,8 @@ async def test_a_lease_is_renewed_while_held_and_fences_tokens(redis_client: Any
 async def test_a_run_that_lost_its_lease_cannot_save_and_the_new_holder_can(
     redis_client: Any,
 ) -> None:
-    a = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=0.3)
+    # 1.2 s, not less: a stall of 2/3 of it before the first save would lose the lease for real.
+    a = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=1.2)
     b = RedisCheckpointStore(redis_client, prefix="t:cp:", lease_ttl=5)
     checkpoint = kycflow.Checkpoint(key="job-1", run_id="run-a")
     async with hold_lease(a, "job-1", "run-a") as held:
@@ -95,8 +97,8 @@ async def test_a_run_that_lost_its_lease_cannot_save_and_the_new_holder_can(
         async with b.lease("job-1", "run-c"):
             with pytest.raises(kycflow.LeaseLostError):
                 await a.save("job-1", checkpoint)
-            await asyncio.sleep(0.25)  # a's renewal finds the lease gone
-            assert held.lost
+            # a's next renewal (within ttl/3) finds the lease gone
+            await eventually(lambda: held.lost, "the lost lease marked lost", 5)
     loaded = await a.load("job-1")
     assert loaded is not None
     assert loaded.run_id == "run-b"  # the stale run overwrote nothing
