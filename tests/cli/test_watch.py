@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from clikit import ASSETS, CLI
 
-from kycflow.testing import Review, Sandbox, Scenario, run_in_thread
+from kycflow.testing import Review, Sandbox, SandboxUser, Scenario, run_in_thread
 
 FAST = ("--interval", "0.05", "--max-interval", "0.2")
 
@@ -46,10 +48,26 @@ def _watch(sb: Sandbox, token: str, *extra: str) -> list[str]:
     return ["watch", "--base-url", sb.base_url, "--token", token, *extra]
 
 
-def test_exits_0_once_granted_with_progress(cli: CLI, delayed: Sandbox) -> None:
-    user = delayed.create_user()
-    _finish(cli, delayed, user.access_token)
-    done = cli(*_watch(delayed, user.access_token, "--level", "Level 1", "--timeout", "10", *FAST))
+def _grant_after_first_poll(sb: Sandbox, user: SandboxUser, limit: float = 10.0) -> None:
+    """(In a helper thread.) Grant the user's review once the server has answered the user's
+    first history read: that read saw the level before the grant, whatever the machine's pace."""
+    deadline = time.monotonic() + limit
+    while not sb.requests("history", user):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no history read within {limit} s")
+        time.sleep(0.02)
+    sb.decide(user)
+
+
+def test_exits_0_once_granted_with_progress(cli: CLI, manual: Sandbox) -> None:
+    user = manual.create_user()
+    _finish(cli, manual, user.access_token)
+    with ThreadPoolExecutor(1) as pool:
+        granting = pool.submit(_grant_after_first_poll, manual, user)
+        done = cli(
+            *_watch(manual, user.access_token, "--level", "Level 1", "--timeout", "10", *FAST)
+        )
+        granting.result()
     assert done.code == 0, done.err
     assert "Granted 'Level 1'" in done.out
     assert "poll 1 at" in done.err
