@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from polling import eventually
 from watchkit import FakeClock, client_for, finish_wizard
 
 import kycflow
 from kycflow.errors import LevelTimeoutError, UnknownLevelError
 from kycflow.resources.level_wait import WaitProgress, wait_for_level
-from kycflow.resources.levels import PollPolicy
+from kycflow.resources.levels import LevelRef, PollPolicy
 from kycflow.testing import Faults, Review, Sandbox, Scenario
 
 FAST = PollPolicy(initial=0.05, factor=1.5, maximum=0.2, jitter=0.2)
@@ -29,14 +31,22 @@ def _scenario(**review: object) -> Scenario:
 
 
 @pytest.mark.parametrize("level", ["Level 1", "  level   1 ", 2, kycflow.Level(id=2)])
-async def test_returns_the_grant_within_one_interval(level: object) -> None:
-    async with Sandbox(_scenario(delay=0.5)) as sb:
+async def test_returns_the_grant_within_one_interval(level: LevelRef) -> None:
+    async with Sandbox(_scenario(decision="manual")) as sb:
         user = sb.create_user()
         async with client_for(sb) as client:
             await finish_wizard(client, user.access_token)
             view = client.with_auth(kycflow.BearerToken(user.access_token))
             before = len(sb.requests("history", user))
-            granted = await view.verifications.wait_for_level(level, timeout=5, poll=FAST)  # type: ignore[arg-type]
+            waiting = asyncio.create_task(
+                view.verifications.wait_for_level(level, timeout=5, poll=FAST)
+            )
+            # The review is granted 0.5 s after the first read was answered (the sandbox
+            # records a request once answered): that read saw the level before the grant.
+            await eventually(lambda: len(sb.requests("history", user)) > before, "a first read")
+            await asyncio.sleep(0.5)
+            sb.decide(user)
+            granted = await waiting
             returned_at = time.time()
         grant_at = sb.review_log(user)[0].at
         assert granted.current_level is not None
