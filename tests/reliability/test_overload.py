@@ -59,8 +59,14 @@ async def test_overload_budget_spent_raises_rate_limit(sandbox: Sandbox) -> None
 
 async def test_overload_ending_within_the_budget_succeeds(sandbox: Sandbox) -> None:
     user = sandbox.create_user()
-    sandbox.set_faults(Faults(retry_after=RETRY_AFTER).add_window("429", seconds=1.5))
     async with _client(sandbox, user, max_retries=3) as client:
+        await client.wizard.start()  # the session, its connection and imports: ready
+        # The second attempt must fall in the window, the third after it. The third can come
+        # no sooner than two Retry-After pauses after the window opened (the client waits each
+        # out on the monotonic clock the window uses), so the window may last almost that long:
+        # the first two attempts then have 0.9 s to spare on a slow machine, not 0.5.
+        overload = 2 * RETRY_AFTER - 0.1
+        sandbox.set_faults(Faults(retry_after=RETRY_AFTER).add_window("429", seconds=overload))
         page = await client.verifications.list()
     assert page.total == 1
     statuses = [r.status for r in sandbox.requests("history")]
